@@ -1,0 +1,381 @@
+"""The GAN train state and the pure step functions that update it.
+
+One step function serves every way of running it: ``jax.jit`` on one device, ``jax.pmap`` /
+``shard_map`` with an ``axis_name`` (through which gradients, metrics and BatchNorm statistics are
+averaged), and ``jax.jit`` over a `NamedSharding` data mesh (see `gan.parallel`).
+
+Random numbers never depend on the device count. Every random draw of an iteration (z, fake
+labels, dropout masks, WGAN-GP mixing weights) comes from a per-example key
+``fold_in(fold_in(rng, step), global_example_index)``, so a global batch split over eight devices
+sees exactly the numbers one device would, and no two shards share a dropout mask. Because the
+step number is folded in inside the step, a resumed run draws the same numbers as an
+uninterrupted one.
+
+One iteration (Goodfellow et al. 2014, Algorithm 1): ``n_critic`` discriminator updates, each on
+its own slice of real data and its own z, then one generator update on the z of the last
+discriminator update (as the PyTorch DCGAN example does: one generated batch serves both updates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from flax import struct
+
+from gan import losses
+from gan import models
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+# Salts that separate the random draws of one example within one iteration.
+_SALT_LATENT, _SALT_LABEL, _SALT_DROPOUT_REAL, _SALT_DROPOUT_FAKE, _SALT_MIX = range(5)
+_SALTS_PER_CRITIC_STEP = 8
+
+
+class GANState(struct.PyTreeNode):
+  """Everything that changes during training, as one pytree of arrays (orbax saves it whole).
+
+  Attributes:
+    step: number of completed iterations (int32 scalar).
+    g_params, d_params: generator and discriminator parameters.
+    g_batch_stats, d_batch_stats: BatchNorm running statistics (``{}`` where a model has none).
+    g_opt_state, d_opt_state: optax states.
+    ema_g_params: exponential moving average of ``g_params`` (equal to them when EMA is off).
+  """
+  step: jax.Array
+  g_params: Any
+  d_params: Any
+  g_batch_stats: Any
+  d_batch_stats: Any
+  g_opt_state: Any
+  d_opt_state: Any
+  ema_g_params: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class GAN:
+  """The static, non-array half of a GAN: modules, optimizers and loss settings.
+
+  Hashable, so it can be closed over or passed as a static argument to jitted functions.
+  """
+  generator: nn.Module
+  discriminator: nn.Module
+  g_optimizer: optax.GradientTransformation
+  d_optimizer: optax.GradientTransformation
+  data_shape: tuple
+  latent_dim: int = 100
+  loss: str = "non_saturating"
+  n_critic: int = 1
+  num_classes: int = 0
+  ema_decay: float = 0.0
+  r1_gamma: float = 0.0
+  gp_weight: float = 0.0
+  share_generator_forward: bool = True
+  concat_real_fake: bool = True
+
+
+def make_optimizer(name: str, learning_rate: float, b1: float = 0.5, b2: float = 0.999
+                   ) -> optax.GradientTransformation:
+  """Adam (DCGAN default b1 = 0.5, Radford et al. 2015), RMSProp (WGAN) or SGD, by name."""
+  if name == "adam":
+    return optax.adam(learning_rate, b1=b1, b2=b2)
+  if name == "rmsprop":
+    return optax.rmsprop(learning_rate)
+  if name == "sgd":
+    return optax.sgd(learning_rate, momentum=b1 if b1 > 0 else None)
+  raise ValueError(f"Unknown optimizer {name!r}; valid optimizers are: {', '.join(OPTIMIZERS)}.")
+
+
+def build_gan(config: ml_collections.ConfigDict) -> GAN:
+  """Builds the `GAN` a config describes (models from `gan.models.make_models`)."""
+  generator, discriminator = models.make_models(config)
+  losses._check_kind(config.loss)  # pylint: disable=protected-access
+  opt = lambda lr: make_optimizer(config.optimizer, lr, config.get("adam_b1", 0.5),
+                                  config.get("adam_b2", 0.999))
+  return GAN(
+      generator=generator,
+      discriminator=discriminator,
+      g_optimizer=opt(config.g_learning_rate),
+      d_optimizer=opt(config.d_learning_rate),
+      data_shape=tuple(config.data_shape),
+      latent_dim=int(config.latent_dim),
+      loss=config.loss,
+      n_critic=int(config.get("n_critic", 1)),
+      num_classes=int(config.get("num_classes", 0)),
+      ema_decay=float(config.get("ema_decay", 0.0)),
+      r1_gamma=float(config.get("r1_gamma", 0.0)),
+      gp_weight=float(config.get("gp_weight", 0.0)),
+      share_generator_forward=bool(config.get("share_generator_forward", True)),
+      concat_real_fake=bool(config.get("concat_real_fake", True)),
+  )
+
+
+def create_state(gan: GAN, key: jax.Array) -> GANState:
+  """Initialises parameters, BatchNorm statistics and optimizer states from one key."""
+  g_key, d_key = jax.random.split(key)
+  z = jnp.zeros((2, gan.latent_dim), jnp.float32)
+  labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None
+  g_vars = gan.generator.init(g_key, z, labels, train=False)
+  x = jnp.zeros((2,) + tuple(gan.data_shape), jnp.float32)
+  d_vars = gan.discriminator.init(d_key, x, labels, train=False)
+  g_params, d_params = g_vars["params"], d_vars["params"]
+  return GANState(
+      step=jnp.zeros((), jnp.int32),
+      g_params=g_params,
+      d_params=d_params,
+      g_batch_stats=g_vars.get("batch_stats", {}),
+      d_batch_stats=d_vars.get("batch_stats", {}),
+      g_opt_state=gan.g_optimizer.init(g_params),
+      d_opt_state=gan.d_optimizer.init(d_params),
+      ema_g_params=g_params,
+  )
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-example randomness.
+
+
+def example_keys(rng: jax.Array, step: jax.Array, num_local: int,
+                 axis_name: Optional[str] = None) -> jax.Array:
+  """One key per example of this iteration: ``fold_in(fold_in(rng, step), global_index)``.
+
+  Under an ``axis_name`` the shard on device d holds global examples
+  ``[d * num_local, (d + 1) * num_local)``; without one the batch is the global batch.
+  """
+  offset = jax.lax.axis_index(axis_name) * num_local if axis_name else 0
+  step_key = jax.random.fold_in(rng, step)
+  return jax.vmap(lambda i: jax.random.fold_in(step_key, i))(offset + jnp.arange(num_local))
+
+
+def _fold(keys: jax.Array, salt: int) -> jax.Array:
+  return jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
+
+
+def _latents(gan: GAN, keys: jax.Array, critic_step: int):
+  base = critic_step * _SALTS_PER_CRITIC_STEP
+  z = jax.vmap(lambda k: jax.random.normal(k, (gan.latent_dim,)))(_fold(keys, base + _SALT_LATENT))
+  labels = None
+  if gan.num_classes:
+    labels = jax.vmap(lambda k: jax.random.randint(k, (), 0, gan.num_classes))(
+        _fold(keys, base + _SALT_LABEL))
+  return z, labels
+
+
+# ----------------------------------------------------------------------------------------------
+# Applying the models.
+
+
+def _pmean(tree, axis_name):
+  return jax.lax.pmean(tree, axis_name) if axis_name else tree
+
+
+def _run_generator(gan, params, batch_stats, z, labels, axis_name):
+  """G in training mode; returns (samples, updated batch_stats)."""
+  generator = gan.generator.clone(axis_name=axis_name)
+  out, mutated = generator.apply({"params": params, "batch_stats": batch_stats}, z, labels,
+                                 train=True, mutable=["batch_stats"])
+  return out, mutated.get("batch_stats", {})
+
+
+def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_name):
+  """D in training mode; returns (logits, updated batch_stats)."""
+  discriminator = gan.discriminator.clone(axis_name=axis_name)
+  logits, mutated = discriminator.apply({"params": params, "batch_stats": batch_stats}, x, labels,
+                                        train=True, dropout_keys=dropout_keys,
+                                        mutable=["batch_stats"])
+  return logits, mutated.get("batch_stats", {})
+
+
+def _real_and_fake_logits(gan, d_params, d_batch_stats, real, real_labels, fake, fake_labels,
+                          real_keys, fake_keys, axis_name):
+  if gan.concat_real_fake and not gan.discriminator.uses_batchnorm:
+    # D treats examples independently, so one call on [real; fake] is the same function as two
+    # calls, with one launch instead of two.
+    n = real.shape[0]
+    labels = None if real_labels is None else jnp.concatenate([real_labels, fake_labels])
+    logits, d_batch_stats = _run_discriminator(
+        gan, d_params, d_batch_stats, jnp.concatenate([real, fake]), labels,
+        jnp.concatenate([real_keys, fake_keys]), axis_name)
+    return logits[:n], logits[n:], d_batch_stats
+  # With BatchNorm in D, real and fake batches are normalised separately (as in DCGAN).
+  real_logits, d_batch_stats = _run_discriminator(gan, d_params, d_batch_stats, real, real_labels,
+                                                  real_keys, axis_name)
+  fake_logits, d_batch_stats = _run_discriminator(gan, d_params, d_batch_stats, fake, fake_labels,
+                                                  fake_keys, axis_name)
+  return real_logits, fake_logits, d_batch_stats
+
+
+def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_keys, axis_name):
+  return lambda x: _run_discriminator(gan, d_params, d_batch_stats, x, labels, dropout_keys,
+                                      axis_name)[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# The steps.
+
+
+def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax.Array],
+           fake: jax.Array, fake_labels: Optional[jax.Array], keys: jax.Array, critic_step: int,
+           axis_name: Optional[str] = None):
+  """One discriminator update on a real batch and a (fixed) generated batch.
+
+  Returns:
+    ``(new_state, metrics)``; metrics hold ``d_loss``, ``d_real`` = mean D(x) and ``d_fake`` =
+    mean D(G(z)) as probabilities, ``d_grad_norm`` and any regulariser values.
+  """
+  base = critic_step * _SALTS_PER_CRITIC_STEP
+  real_keys = _fold(keys, base + _SALT_DROPOUT_REAL)
+  fake_keys = _fold(keys, base + _SALT_DROPOUT_FAKE)
+  fake = jax.lax.stop_gradient(fake)
+
+  def loss_fn(d_params):
+    real_logits, fake_logits, new_stats = _real_and_fake_logits(
+        gan, d_params, state.d_batch_stats, real, real_labels, fake, fake_labels, real_keys,
+        fake_keys, axis_name)
+    loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss)
+    extra = {}
+    if gan.r1_gamma:
+      critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name)
+      extra["r1"] = losses.r1_penalty(critic, real)
+      loss = loss + 0.5 * gan.r1_gamma * extra["r1"]
+    if gan.gp_weight:
+      alpha = jax.vmap(jax.random.uniform)(_fold(keys, base + _SALT_MIX))
+      critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name)
+      extra["gp"] = losses.gradient_penalty(critic, real, fake, alpha)
+      loss = loss + gan.gp_weight * extra["gp"]
+    return loss, (real_logits, fake_logits, new_stats, extra)
+
+  grads, (real_logits, fake_logits, new_stats, extra) = jax.grad(loss_fn, has_aux=True)(
+      state.d_params)
+  grads = _pmean(grads, axis_name)
+  updates, d_opt_state = gan.d_optimizer.update(grads, state.d_opt_state, state.d_params)
+  d_params = optax.apply_updates(state.d_params, updates)
+  loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss)
+  metrics = _pmean(dict(d_loss=loss, d_real=jnp.mean(jax.nn.sigmoid(real_logits)),
+                        d_fake=jnp.mean(jax.nn.sigmoid(fake_logits)), **extra), axis_name)
+  metrics["d_grad_norm"] = optax.global_norm(grads)  # grads are already averaged over devices
+  return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=new_stats), metrics
+
+
+def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array], keys: jax.Array,
+           axis_name: Optional[str] = None, generator_vjp=None, new_g_batch_stats=None,
+           fake: Optional[jax.Array] = None):
+  """One generator update on latents ``z`` against the current discriminator.
+
+  ``generator_vjp``, ``new_g_batch_stats`` and ``fake`` may carry a forward pass of G on these very
+  ``z`` made earlier in the iteration (by the last D update); the gradient is then pulled back
+  through it instead of running G again. Both forms compute the same numbers.
+  """
+  dropout_keys = _fold(keys, gan.n_critic * _SALTS_PER_CRITIC_STEP + _SALT_DROPOUT_FAKE)
+
+  def d_logits(samples):
+    return _run_discriminator(gan, state.d_params, state.d_batch_stats, samples, labels,
+                              dropout_keys, axis_name)[0]
+
+  if generator_vjp is None:
+    def loss_fn(g_params):
+      samples, stats = _run_generator(gan, g_params, state.g_batch_stats, z, labels, axis_name)
+      logits = d_logits(samples)
+      return losses.generator_loss(logits, gan.loss), (stats, logits)
+
+    grads, (new_g_batch_stats, logits) = jax.grad(loss_fn, has_aux=True)(state.g_params)
+  else:
+    sample_grads, logits = _loss_and_sample_grads(gan, d_logits, fake)
+    (grads,) = generator_vjp(sample_grads)
+  loss = losses.generator_loss(logits, gan.loss)
+  grads = _pmean(grads, axis_name)
+  updates, g_opt_state = gan.g_optimizer.update(grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, updates)
+  ema = g_params
+  if gan.ema_decay:
+    ema = jax.tree.map(lambda e, p: gan.ema_decay * e + (1.0 - gan.ema_decay) * p,
+                       state.ema_g_params, g_params)
+  metrics = dict(g_loss=_pmean(loss, axis_name), g_grad_norm=optax.global_norm(grads))
+  return state.replace(g_params=g_params, g_opt_state=g_opt_state,
+                       g_batch_stats=new_g_batch_stats, ema_g_params=ema), metrics
+
+
+def _loss_and_sample_grads(gan, d_logits, fake):
+  def loss_fn(samples):
+    logits = d_logits(samples)
+    return losses.generator_loss(logits, gan.loss), logits
+
+  grads, logits = jax.grad(loss_fn, has_aux=True)(fake)
+  return grads, logits
+
+
+def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
+               axis_name: Optional[str] = None, skip_nonfinite: bool = False):
+  """One iteration: ``gan.n_critic`` D updates, then one G update.
+
+  Args:
+    gan: the static half (models, optimizers, settings).
+    state: the current `GANState`.
+    batch: ``{'image': [n_critic * B, *data_shape]}`` and ``'label'`` for conditional models.
+      Row ``b * n_critic + j`` is the real example ``b`` of D update ``j``, so any contiguous
+      split of the rows over devices keeps each D update's real data on its device.
+    rng: the run's base key, the same every step (the step number is folded in here).
+    axis_name: the mapped axis to average gradients, metrics and BatchNorm statistics over.
+    skip_nonfinite: if any loss, gradient or parameter is non-finite, return the old state
+      (with only ``step`` advanced) instead of the poisoned one.
+
+  Returns:
+    ``(new_state, metrics)``, metrics averaged over the global batch, with ``finite`` = 1.0 when
+    every loss, gradient norm and the new parameters are finite.
+  """
+  images = batch["image"]
+  n_rows = images.shape[0] // gan.n_critic
+  images = images.reshape((n_rows, gan.n_critic) + images.shape[1:])
+  real_labels_all = batch.get("label")
+  if gan.num_classes:
+    real_labels_all = real_labels_all.reshape(n_rows, gan.n_critic)
+  keys = example_keys(rng, state.step, n_rows, axis_name)
+
+  new_state = state
+  metrics = {}
+  vjp = new_g_stats = fake = None
+  for j in range(gan.n_critic):
+    z, fake_labels = _latents(gan, keys, j)
+    last = j == gan.n_critic - 1
+    if last and gan.share_generator_forward:
+      fake, vjp, new_g_stats = jax.vjp(
+          lambda p: _run_generator(gan, p, new_state.g_batch_stats, z, fake_labels, axis_name),
+          new_state.g_params, has_aux=True)
+    else:
+      fake, _ = _run_generator(gan, new_state.g_params, new_state.g_batch_stats, z, fake_labels,
+                               axis_name)
+    real_labels = real_labels_all[:, j] if gan.num_classes else None
+    new_state, metrics = d_step(gan, new_state, images[:, j], real_labels, fake, fake_labels, keys,
+                                j, axis_name)
+  new_state, g_metrics = g_step(gan, new_state, z, fake_labels, keys, axis_name, vjp, new_g_stats,
+                                fake)
+  metrics.update(g_metrics)
+  checked = [metrics["d_loss"], metrics["g_loss"], metrics["d_grad_norm"], metrics["g_grad_norm"],
+             optax.global_norm(new_state.g_params), optax.global_norm(new_state.d_params)]
+  finite = jnp.all(jnp.isfinite(jnp.stack(checked)))
+  metrics["finite"] = finite.astype(jnp.float32)
+  metrics["g_param_norm"] = checked[4]
+  metrics["d_param_norm"] = checked[5]
+  if skip_nonfinite:
+    new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, state)
+  return new_state.replace(step=state.step + 1), metrics
+
+
+def generate(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array] = None,
+             use_ema: bool = True) -> jax.Array:
+  """Samples G(z) in inference mode (BatchNorm running statistics), from the EMA params if asked."""
+  params = state.ema_g_params if use_ema else state.g_params
+  return gan.generator.apply({"params": params, "batch_stats": state.g_batch_stats}, z, labels,
+                             train=False)
+
+
+def jit_train_step(gan: GAN, donate: bool = True, skip_nonfinite: bool = False):
+  """``train_step`` jitted for one device (or for a sharded global batch), state donated."""
+  return jax.jit(functools.partial(train_step, gan, skip_nonfinite=skip_nonfinite),
+                 donate_argnums=(0,) if donate else ())
