@@ -45,21 +45,36 @@ def _dcgan_scale_init(key, shape, dtype=jnp.float32):
   return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
 
 
+def _fmix32(x: jax.Array) -> jax.Array:
+  """MurmurHash3's 32-bit finaliser: a bijective avalanche mix of uint32 values."""
+  x = x ^ (x >> 16)
+  x = x * jnp.uint32(0x85EBCA6B)
+  x = x ^ (x >> 13)
+  x = x * jnp.uint32(0xC2B2AE35)
+  return x ^ (x >> 16)
+
+
 def example_dropout(x: jax.Array, rate: float, keys: Optional[jax.Array], salt: int) -> jax.Array:
-  """Inverted dropout whose mask for example i is drawn from ``fold_in(keys[i], salt)``.
+  """Inverted dropout whose mask for example i depends only on ``keys[i]`` and ``salt``.
 
   With ``keys=None`` (evaluation) it is the identity. Drawing per example is what makes a step on
-  eight devices compute the very masks that one device computes for the same global batch.
+  eight devices compute the very masks one device computes for the same global batch.
+
+  Each example draws two 32-bit seeds from its key with threefry (``fold_in(keys[i], salt)``); the
+  mask bits are then a counter-based hash of (element index, seeds), two rounds of MurmurHash3's
+  finaliser. On a CPU this is ~20x cheaper than threefry bits per element (threefry per element
+  cost a third of a dcgan28 step), and the quality is ample for Bernoulli masks.
   """
   if keys is None or rate == 0.0:
     return x
   keep_prob = 1.0 - rate
-
-  def one(key, xi):
-    keep = jax.random.bernoulli(jax.random.fold_in(key, salt), keep_prob, xi.shape)
-    return jnp.where(keep, xi / keep_prob, jnp.zeros_like(xi))
-
-  return jax.vmap(one)(keys, x)
+  seeds = jax.vmap(lambda k: jax.random.bits(jax.random.fold_in(k, salt), (2,), jnp.uint32))(keys)
+  index = jnp.arange(math.prod(x.shape[1:]), dtype=jnp.uint32).reshape(x.shape[1:])
+  expand = (slice(None),) + (None,) * (x.ndim - 1)
+  bits = _fmix32(index * jnp.uint32(0x9E3779B9) ^ seeds[:, 0][expand])
+  bits = _fmix32(bits ^ seeds[:, 1][expand])
+  keep = bits < jnp.uint32(min(int(keep_prob * 2.0 ** 32), 2 ** 32 - 1))
+  return jnp.where(keep, x / keep_prob, jnp.zeros_like(x))
 
 
 def upsample_phase_kernel(kernel: jax.Array) -> jax.Array:

@@ -133,7 +133,7 @@ def create_state(gan: GAN, key: jax.Array) -> GANState:
       d_batch_stats=d_vars.get("batch_stats", {}),
       g_opt_state=gan.g_optimizer.init(g_params),
       d_opt_state=gan.d_optimizer.init(d_params),
-      ema_g_params=g_params,
+      ema_g_params=jax.tree.map(jnp.copy, g_params),  # its own buffers, so donation works
   )
 
 
@@ -259,7 +259,7 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
   loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss)
   metrics = _pmean(dict(d_loss=loss, d_real=jnp.mean(jax.nn.sigmoid(real_logits)),
                         d_fake=jnp.mean(jax.nn.sigmoid(fake_logits)), **extra), axis_name)
-  metrics["d_grad_norm"] = optax.global_norm(grads)  # grads are already averaged over devices
+  metrics["d_grad_norm"] = optax.tree.norm(grads)  # grads are already averaged over devices
   return state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=new_stats), metrics
 
 
@@ -296,7 +296,7 @@ def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array],
   if gan.ema_decay:
     ema = jax.tree.map(lambda e, p: gan.ema_decay * e + (1.0 - gan.ema_decay) * p,
                        state.ema_g_params, g_params)
-  metrics = dict(g_loss=_pmean(loss, axis_name), g_grad_norm=optax.global_norm(grads))
+  metrics = dict(g_loss=_pmean(loss, axis_name), g_grad_norm=optax.tree.norm(grads))
   return state.replace(g_params=g_params, g_opt_state=g_opt_state,
                        g_batch_stats=new_g_batch_stats, ema_g_params=ema), metrics
 
@@ -357,7 +357,7 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
                                 fake)
   metrics.update(g_metrics)
   checked = [metrics["d_loss"], metrics["g_loss"], metrics["d_grad_norm"], metrics["g_grad_norm"],
-             optax.global_norm(new_state.g_params), optax.global_norm(new_state.d_params)]
+             optax.tree.norm(new_state.g_params), optax.tree.norm(new_state.d_params)]
   finite = jnp.all(jnp.isfinite(jnp.stack(checked)))
   metrics["finite"] = finite.astype(jnp.float32)
   metrics["g_param_norm"] = checked[4]

@@ -1,0 +1,186 @@
+"""dcgan28 training speed on CPU: jaxgan vs PyTorch (eager and ``torch.compile``) vs the seed's Keras.
+
+All implementations train the same models (the seed's Keras DCGAN for 28x28x1: G 852,609 and D
+212,865 trainable parameters) with the same iteration: one D update on a real and a generated
+batch, then one G update; Adam(2e-4, beta_1 = 0.5), non-saturating loss from logits. The real
+batch is fixed random data, so no input pipeline is timed. They run round robin, each in its own
+process (see `benchmarks.harness`), and the table gives the median time per iteration and the
+median over rounds of the within-round time ratio. XLA's FLOP count of our step and a measured
+matmul peak turn times into GFLOP/s.
+
+Run (in the bench venv, see benchmarks/README.md):
+
+  cd /work/main && PYTHONPATH=. .venv-bench/bin/python -m benchmarks.bench_dcgan
+
+``--variants`` adds our step with each of its optimisations switched off, one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List
+
+from absl import app
+from absl import flags
+
+from benchmarks import harness
+
+DCGAN28_CONFIG = dict(model="dcgan28", data_shape=(28, 28, 1), loss="non_saturating",
+                      optimizer="adam", g_learning_rate=2e-4, d_learning_rate=2e-4, latent_dim=100,
+                      ema_decay=0.0)
+OURS = "jaxgan (jit)"
+# Our step with one optimisation off: what each is worth.
+VARIANTS = {
+    "jaxgan, upsample then conv": dict(phase_decomposed_upsample=False),
+    "jaxgan, G run twice": dict(share_generator_forward=False),
+    "jaxgan, D on real and fake apart": dict(concat_real_fake=False),
+    "jaxgan, no dropout": dict(d_dropout=0.0),
+}
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "tensorflow-cpu", "keras")
+
+_BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["32", "64", "256"], "Batch sizes to time.")
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "Round-robin rounds per batch size.")
+_BLOCK_S = flags.DEFINE_float("block_s", 1.5, "Seconds of steps per implementation per round "
+                              "(at least one step).")
+_WARMUP_S = flags.DEFINE_float("warmup_s", 1.5, "Seconds of warm-up steps after the first step.")
+_THREADS = flags.DEFINE_integer("threads", os.cpu_count(), "Threads per framework.")
+_TORCH_COMPILE = flags.DEFINE_bool("torch_compile", True, "Include torch.compile (slow to compile "
+                                   "on 2 cores: minutes per batch size).")
+_CHANNELS_LAST = flags.DEFINE_bool("channels_last", True, "PyTorch activations in NHWC memory "
+                                   "layout (the faster one with oneDNN on this CPU).")
+_KERAS = flags.DEFINE_bool("keras", True, "Include the seed's Keras loop.")
+_VARIANTS = flags.DEFINE_bool("variants", False, "Also time our step with each optimisation off.")
+_OUTPUT = flags.DEFINE_string("output", "benchmarks/results/dcgan28_cpu.md", "Markdown results "
+                              "file ('' to only print).")
+
+
+def implementations() -> List[harness.Implementation]:
+  """The contestants the flags ask for, ours first."""
+  impls = [harness.Implementation(OURS, "benchmarks.jaxgan_runners:JaxganStep", "jax",
+                                  dict(config=DCGAN28_CONFIG))]
+  layout = dict(channels_last=_CHANNELS_LAST.value)
+  impls.append(harness.Implementation("PyTorch eager", "benchmarks.torch_dcgan:TorchDCGAN",
+                                      "torch", dict(compile=False, **layout)))
+  if _TORCH_COMPILE.value:
+    impls.append(harness.Implementation("PyTorch torch.compile",
+                                        "benchmarks.torch_dcgan:TorchDCGAN", "torch",
+                                        dict(compile=True, **layout)))
+  if _KERAS.value:
+    impls.append(harness.Implementation("Keras train_on_batch (seed)",
+                                        "benchmarks.keras_dcgan:KerasDCGAN", "tensorflow"))
+  if _VARIANTS.value:
+    for name, override in VARIANTS.items():
+      impls.append(harness.Implementation(name, "benchmarks.jaxgan_runners:JaxganStep", "jax",
+                                          dict(config=dict(DCGAN28_CONFIG, **override))))
+  return impls
+
+
+def timing_table(results: Dict[int, List[harness.Result]]) -> str:
+  """Markdown: per batch size and implementation, ms/iteration, images/s and ours/this."""
+  lines = ["| batch | implementation | ms / iteration (median) | IQR (ms) | images / s "
+           "| ours / this (time) | first step (s) |",
+           "|---:|---|---:|---:|---:|---:|---:|"]
+  for batch_size, row in results.items():
+    ours = row[0]
+    for result in row:
+      if result.error:
+        lines.append(f"| {batch_size} | {result.name} | failed: {result.error} | | | | |")
+        continue
+      q1, q3 = result.quartiles_s()
+      lines.append(
+          f"| {batch_size} | {result.name} | {harness.fmt(1e3 * result.median_s)} "
+          f"| {harness.fmt(1e3 * q1)}–{harness.fmt(1e3 * q3)} "
+          f"| {harness.fmt(batch_size / result.median_s, 0)} "
+          f"| {harness.fmt(harness.paired_ratio(ours, result), 3)} "
+          f"| {harness.fmt(result.first_step_s, 1)} |")
+  return "\n".join(lines)
+
+
+def flops_table(results: Dict[int, List[harness.Result]], peak: float) -> str:
+  """Markdown: XLA's FLOPs per iteration and each implementation's achieved GFLOP/s.
+
+  Ours is credited with the FLOPs its compiled step does; the others, which upsample and then
+  convolve, with the FLOPs of our step in that same form (``phase_decomposed_upsample=False``).
+  Variants are credited with their own compiled FLOPs.
+  """
+  from benchmarks import flops  # pylint: disable=g-import-not-at-top
+  lines = ["| batch | GFLOP / iteration, ours (phase-decomposed) | GFLOP / iteration, upsample "
+           "then conv | implementation | achieved GFLOP/s | % of matmul peak |",
+           "|---:|---:|---:|---|---:|---:|"]
+  for batch_size, row in results.items():
+    ours = flops.train_step_flops(DCGAN28_CONFIG, batch_size)
+    direct = flops.train_step_flops(dict(DCGAN28_CONFIG, phase_decomposed_upsample=False),
+                                    batch_size)
+    for result in row:
+      if result.error:
+        continue
+      if result.name == OURS:
+        work = ours
+      elif result.name in VARIANTS:
+        work = flops.train_step_flops(dict(DCGAN28_CONFIG, **VARIANTS[result.name]), batch_size)
+      else:
+        work = direct
+      achieved = work / result.median_s / 1e9
+      lines.append(f"| {batch_size} | {harness.fmt(ours / 1e9, 3)} | {harness.fmt(direct / 1e9, 3)} "
+                   f"| {result.name} | {harness.fmt(achieved, 1)} "
+                   f"| {harness.fmt(100 * achieved / peak, 0)} |")
+  return "\n".join(lines)
+
+
+NOTES = """\
+Notes:
+
+- One iteration everywhere: G forward on fresh z, a D update on [real; fake] (one D call: D has no
+  BatchNorm), a G update through D with D's weights frozen. jaxgan and PyTorch reuse the D step's
+  G forward for the G update (jaxgan pulls the gradient back through a saved VJP, PyTorch through
+  the autograd graph, as in the PyTorch DCGAN example); the seed's Keras loop generates with
+  `generator.predict_on_batch` (BatchNorm in inference mode) and runs G again, in training mode,
+  inside `gan.train_on_batch`, which is what it does.
+- jaxgan: `jit_train_step(build_gan(config))`, state donated, z and dropout masks drawn inside the
+  step; time includes `block_until_ready` on the new state. Its nearest-upsample + 5x5 conv
+  layers run as a 3x3 conv over four output phases (identical function, ~2.8x fewer G FLOPs).
+- PyTorch: channels-last (NHWC) activations if so flagged, `Adam(fused=True)`; torch.compile
+  compiles G and the two loss functions (forward and backward through AOTAutograd) with static
+  shapes, so each batch size compiles anew ("first step" column).
+- Keras 3 with the TensorFlow backend: `jit_compile='auto'` leaves XLA off on a CPU-only
+  TensorFlow. Keras 3 reads `trainable` when it traces a train function, so the loop sets
+  D.trainable = True before D's update and False before the combined model's, which is what
+  Keras 2's compile-time freezing gave the seed.
+- "ours / this": median over rounds of (our median / this median) within a round; below 1 means
+  ours is faster. The IQR is over all timed iterations.
+"""
+
+
+def main(argv):
+  del argv
+  load_before = os.getloadavg()
+  impls = implementations()
+  batch_sizes = [int(b) for b in _BATCH_SIZES.value]
+  results = harness.run_round_robin(impls, batch_sizes, rounds=_ROUNDS.value,
+                                    block_s=_BLOCK_S.value, warmup_s=_WARMUP_S.value,
+                                    threads=_THREADS.value)
+  # With every worker closed, the machine is ours again for the peak and the FLOP counts.
+  harness.limit_threads("jax", _THREADS.value)
+  from benchmarks import flops  # pylint: disable=g-import-not-at-top
+  peaks = [flops.matmul_peak_gflops() for _ in range(3)]
+  peak = max(peaks)
+  report = "\n\n".join([
+      harness.run_header("dcgan28 training speed on CPU", PACKAGES, _THREADS.value,
+                         load_before),
+      "## Time per iteration", timing_table(results),
+      "## FLOPs (XLA cost analysis) and achieved throughput",
+      f"float32 matmul peak, 2048x2048 `jnp.dot`, best of 7 calls, best of 3 tries: "
+      f"**{peak:.1f} GFLOP/s** (tries: {', '.join(f'{p:.1f}' for p in peaks)}).",
+      flops_table(results, peak),
+      NOTES,
+  ]) + "\n"
+  print(report)
+  if _OUTPUT.value:
+    os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
+    with open(_OUTPUT.value, "w") as f:
+      f.write(report)
+    print(f"Wrote {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+  app.run(main)

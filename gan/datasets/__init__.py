@@ -1,0 +1,1 @@
+"""TFDS dataset builders that ship with jaxgan (importing a builder registers it with TFDS)."""

