@@ -48,6 +48,10 @@ _TORCH_COMPILE = flags.DEFINE_bool("torch_compile", True, "Include torch.compile
                                    "on 2 cores: minutes per batch size).")
 _CHANNELS_LAST = flags.DEFINE_bool("channels_last", True, "PyTorch activations in NHWC memory "
                                    "layout (the faster one with oneDNN on this CPU).")
+_OMP_WAIT_POLICY = flags.DEFINE_string(
+    "torch_omp_wait_policy", "PASSIVE", "OMP_WAIT_POLICY for PyTorch's OpenMP threads ('' for "
+    "libgomp's default, which spins at barriers: on a machine shared with other busy processes "
+    "that made PyTorch 2-3x slower here).")
 _KERAS = flags.DEFINE_bool("keras", True, "Include the seed's Keras loop.")
 _VARIANTS = flags.DEFINE_bool("variants", False, "Also time our step with each optimisation off.")
 _OUTPUT = flags.DEFINE_string("output", "benchmarks/results/dcgan28_cpu.md", "Markdown results "
@@ -59,12 +63,13 @@ def implementations() -> List[harness.Implementation]:
   impls = [harness.Implementation(OURS, "benchmarks.jaxgan_runners:JaxganStep", "jax",
                                   dict(config=DCGAN28_CONFIG))]
   layout = dict(channels_last=_CHANNELS_LAST.value)
+  env = dict(OMP_WAIT_POLICY=_OMP_WAIT_POLICY.value) if _OMP_WAIT_POLICY.value else {}
   impls.append(harness.Implementation("PyTorch eager", "benchmarks.torch_dcgan:TorchDCGAN",
-                                      "torch", dict(compile=False, **layout)))
+                                      "torch", dict(compile=False, **layout), env))
   if _TORCH_COMPILE.value:
     impls.append(harness.Implementation("PyTorch torch.compile",
                                         "benchmarks.torch_dcgan:TorchDCGAN", "torch",
-                                        dict(compile=True, **layout)))
+                                        dict(compile=True, **layout), env))
   if _KERAS.value:
     impls.append(harness.Implementation("Keras train_on_batch (seed)",
                                         "benchmarks.keras_dcgan:KerasDCGAN", "tensorflow"))
@@ -139,7 +144,9 @@ Notes:
 - jaxgan: `jit_train_step(build_gan(config))`, state donated, z and dropout masks drawn inside the
   step; time includes `block_until_ready` on the new state. Its nearest-upsample + 5x5 conv
   layers run as a 3x3 conv over four output phases (identical function, ~2.8x fewer G FLOPs).
-- PyTorch: channels-last (NHWC) activations if so flagged, `Adam(fused=True)`; torch.compile
+- PyTorch: channels-last (NHWC) activations (~10% faster than NCHW here), `Adam(fused=True)`,
+  `OMP_WAIT_POLICY=PASSIVE` (see the flag: OpenMP's spinning barriers lose badly on a shared
+  machine, 2-3x in quick tests while other jobs ran); torch.compile
   compiles G and the two loss functions (forward and backward through AOTAutograd) with static
   shapes, so each batch size compiles anew ("first step" column).
 - Keras 3 with the TensorFlow backend: `jit_compile='auto'` leaves XLA off on a CPU-only

@@ -39,11 +39,13 @@ class Implementation:
     factory: ``"module:callable"`` that builds a runner from ``batch_size`` and ``kwargs``.
     framework: ``'jax'``, ``'torch'`` or ``'tensorflow'``: which thread settings to apply.
     kwargs: extra keyword arguments for the factory.
+    env: environment variables to set in the worker before the framework is imported.
   """
   name: str
   factory: str
   framework: str
   kwargs: dict = dataclasses.field(default_factory=dict)
+  env: dict = dataclasses.field(default_factory=dict)
 
 
 def limit_threads(framework: str, threads: int) -> None:
@@ -80,6 +82,7 @@ def _time_steps(runner, n: int) -> List[float]:
 
 def _worker(conn, impl: Implementation, threads: int) -> None:
   """Serves ``('setup', (batch_size, warmup_s))``, ``('time', n)`` and ``('close', None)``."""
+  os.environ.update(impl.env)
   limit_threads(impl.framework, threads)
   module_name, factory_name = impl.factory.split(":")
   factory = getattr(importlib.import_module(module_name), factory_name)

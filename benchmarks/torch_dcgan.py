@@ -84,12 +84,15 @@ class TorchDCGAN:
     batch_size: examples per D update (and per G update).
     compile: wrap the D and G loss functions in ``torch.compile``.
     channels_last: keep 4-D activations NHWC in memory (oneDNN's preferred layout).
+    dynamic: ``torch.compile``'s ``dynamic``: False compiles each batch size anew, True once with
+      a symbolic batch size.
     seed: for the parameters and the data.
   """
 
   def __init__(self, batch_size: int, compile: bool = False, channels_last: bool = False,
-               seed: int = 0):
+               dynamic: bool = False, seed: int = 0):
     torch.manual_seed(seed)
+    self.dynamic = dynamic
     self.batch_size = batch_size
     self.generator = Generator(channels_last=channels_last)
     self.discriminator = Discriminator()
@@ -108,9 +111,9 @@ class TorchDCGAN:
     self.d_loss_fn = self._d_loss
     self.g_loss_fn = self._g_loss
     if compile:
-      self.d_loss_fn = torch.compile(self._d_loss, dynamic=False)
-      self.g_loss_fn = torch.compile(self._g_loss, dynamic=False)
-      self.fake_fn = torch.compile(self.generator, dynamic=False)
+      self.d_loss_fn = torch.compile(self._d_loss, dynamic=self.dynamic)
+      self.g_loss_fn = torch.compile(self._g_loss, dynamic=self.dynamic)
+      self.fake_fn = torch.compile(self.generator, dynamic=self.dynamic)
     else:
       self.fake_fn = self.generator
 

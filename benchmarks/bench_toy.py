@@ -1,0 +1,137 @@
+"""2-D toy GAN (PacGAN's ring/grid setting) training speed on CPU: jaxgan three ways vs PyTorch.
+
+The model is tiny (MLP G and D, three hidden layers of 400, latent 2, batch 100), so a step is a
+few milliseconds of arithmetic and the cost of dispatching it matters. Ours is timed
+
+* one jitted step per dispatch (``jit_train_step``), as a training loop in Python runs it;
+* ``--scan_steps`` steps fused into one dispatch by `jax.lax.scan` over a stacked real-batch array
+  (`benchmarks.jaxgan_runners.scan_train_steps`), reported per step;
+* ``--seeds`` independent runs at once, `jax.vmap` over the whole `GANState` (one step each per
+  dispatch), reported per seed-step; and the same with the scan inside.
+
+PyTorch eager runs the same model and iteration. Round robin, one process per implementation
+(`benchmarks.harness`).
+
+  cd /work/main && PYTHONPATH=. .venv-bench/bin/python -m benchmarks.bench_toy
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import app
+from absl import flags
+
+from benchmarks import harness
+
+HIDDEN = (400, 400, 400)
+TOY_CONFIG = dict(model="mlp", data_shape=(2,), mlp_hidden=HIDDEN, mlp_output="linear",
+                  loss="non_saturating", optimizer="adam", g_learning_rate=1e-4,
+                  d_learning_rate=1e-4, latent_dim=2, ema_decay=0.0)
+OURS = "jaxgan, one jitted step per dispatch"
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch")
+
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Examples per D update.")
+_SCAN_STEPS = flags.DEFINE_integer("scan_steps", 100, "Steps per dispatch for the scan.")
+_SEEDS = flags.DEFINE_integer("seeds", 16, "Seeds trained at once for the vmap.")
+_ROUNDS = flags.DEFINE_integer("rounds", 7, "Round-robin rounds.")
+_BLOCK_S = flags.DEFINE_float("block_s", 1.0, "Seconds of steps per implementation per round.")
+_WARMUP_S = flags.DEFINE_float("warmup_s", 1.0, "Seconds of warm-up after the first step.")
+_THREADS = flags.DEFINE_integer("threads", os.cpu_count(), "Threads per framework.")
+_OMP_WAIT_POLICY = flags.DEFINE_string("torch_omp_wait_policy", "PASSIVE",
+                                       "OMP_WAIT_POLICY for PyTorch ('' for libgomp's default).")
+_OUTPUT = flags.DEFINE_string("output", "benchmarks/results/toy_cpu.md",
+                              "Markdown results file ('' to only print).")
+
+
+def implementations():
+  """Ours three (four) ways, then PyTorch eager."""
+  scan, seeds = _SCAN_STEPS.value, _SEEDS.value
+  env = dict(OMP_WAIT_POLICY=_OMP_WAIT_POLICY.value) if _OMP_WAIT_POLICY.value else {}
+  return [
+      harness.Implementation(OURS, "benchmarks.jaxgan_runners:JaxganStep", "jax",
+                             dict(config=TOY_CONFIG)),
+      harness.Implementation(f"jaxgan, lax.scan of {scan} steps per dispatch (per step)",
+                             "benchmarks.jaxgan_runners:JaxganScan", "jax",
+                             dict(config=TOY_CONFIG, steps_per_call=scan)),
+      harness.Implementation(f"jaxgan, vmap over {seeds} seeds (per seed-step)",
+                             "benchmarks.jaxgan_runners:JaxganVmap", "jax",
+                             dict(config=TOY_CONFIG, seeds=seeds)),
+      harness.Implementation(f"jaxgan, vmap over {seeds} seeds x scan of {scan} steps "
+                             "(per seed-step)", "benchmarks.jaxgan_runners:JaxganVmap", "jax",
+                             dict(config=TOY_CONFIG, seeds=seeds, steps_per_call=scan)),
+      harness.Implementation("PyTorch eager", "benchmarks.torch_toy:TorchToyGAN", "torch",
+                             dict(hidden=HIDDEN, latent_dim=2, data_dim=2, learning_rate=1e-4),
+                             env),
+  ]
+
+
+def timing_table(results) -> str:
+  """Markdown: per implementation, ms per (seed-)step, steps/s and the time ratios."""
+  lines = ["| implementation | ms / step (median) | IQR (ms) | steps / s | this / PyTorch (time) "
+           "| first call (s) |", "|---|---:|---:|---:|---:|---:|"]
+  for row in results.values():
+    torch_result = row[-1]
+    for result in row:
+      if result.error:
+        lines.append(f"| {result.name} | failed: {result.error} | | | | |")
+        continue
+      q1, q3 = result.quartiles_s()
+      ratio = (harness.paired_ratio(result, torch_result) if not torch_result.error
+               else float("nan"))
+      lines.append(f"| {result.name} | {harness.fmt(1e3 * result.median_s, 3)} "
+                   f"| {harness.fmt(1e3 * q1, 3)}–{harness.fmt(1e3 * q3, 3)} "
+                   f"| {harness.fmt(1 / result.median_s, 0)} | {harness.fmt(ratio, 3)} "
+                   f"| {harness.fmt(result.first_step_s, 1)} |")
+  return "\n".join(lines)
+
+
+def parameter_counts() -> str:
+  """Our G and D parameter counts, which the PyTorch model asserts for itself."""
+  harness.limit_threads("jax", _THREADS.value)
+  import jax  # pylint: disable=g-import-not-at-top
+  from benchmarks import jaxgan_runners, torch_toy  # pylint: disable=g-import-not-at-top
+  from gan import train  # pylint: disable=g-import-not-at-top
+  gan = train.build_gan(jaxgan_runners.make_config(TOY_CONFIG))
+  state = train.create_state(gan, jax.random.key(0))
+  count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
+  g, d = count(state.g_params), count(state.d_params)
+  assert g == torch_toy.mlp_params(2, HIDDEN, 2) and d == torch_toy.mlp_params(2, HIDDEN, 1)
+  return f"Parameters: G {g:,}, D {d:,} (the same in both frameworks)."
+
+
+NOTES = """\
+Notes:
+
+- One iteration: G on fresh z, a D update on [real; fake] in one D call, a G update through the
+  frozen D reusing that G forward; Adam(1e-4, beta_1 = 0.5); non-saturating loss. Fixed random
+  real data on the device: no input pipeline is timed.
+- "per step" rows divide a dispatch's time by the steps (or seed-steps) it did; the ratio is the
+  median over rounds of (this / PyTorch) within a round, so below 1 means faster than PyTorch.
+- PyTorch runs with `OMP_WAIT_POLICY` as flagged (PASSIVE by default: a shared machine).
+"""
+
+
+def main(argv):
+  del argv
+  load_before = os.getloadavg()
+  results = harness.run_round_robin(implementations(), [_BATCH_SIZE.value], rounds=_ROUNDS.value,
+                                    block_s=_BLOCK_S.value, warmup_s=_WARMUP_S.value,
+                                    threads=_THREADS.value)
+  report = "\n\n".join([
+      harness.run_header(f"2-D toy GAN (MLP {HIDDEN}, latent 2, batch {_BATCH_SIZE.value}) "
+                         "training speed on CPU", PACKAGES, _THREADS.value, load_before),
+      parameter_counts(),
+      timing_table(results),
+      NOTES,
+  ]) + "\n"
+  print(report)
+  if _OUTPUT.value:
+    os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
+    with open(_OUTPUT.value, "w") as f:
+      f.write(report)
+    print(f"Wrote {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+  app.run(main)

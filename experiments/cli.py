@@ -1,0 +1,45 @@
+"""What every command line of `experiments` shares: multi-process start-up and error reporting.
+
+A mistake a person can fix (a bad config value, a missing dataset or checkpoint, a diverged run)
+ends the program with one line on stderr saying what is wrong and what would be right, and exit
+status 2 -- no traceback unless --debug.
+"""
+
+import sys
+from typing import Callable, Optional
+
+EXIT_USER_ERROR = 2
+
+
+def _user_errors():
+  from gan import checkpointing, input_pipeline, trainer  # pylint: disable=g-import-not-at-top
+  return (trainer.ConfigError, trainer.NonFiniteError, checkpointing.CheckpointError,
+          input_pipeline.DatasetNotAvailableError, FileNotFoundError, ValueError)
+
+
+def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:
+  """Runs ``fn``; a user error becomes one ``error: ...`` line and exit status 2."""
+  try:
+    fn()
+  except KeyboardInterrupt:
+    print("\nerror: interrupted; run the same command again to resume from the last checkpoint.",
+          file=sys.stderr)
+    return 130
+  except Exception as e:  # pylint: disable=broad-except
+    if debug or not isinstance(e, _user_errors()):
+      raise
+    message = " ".join(str(e).split())
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USER_ERROR
+  return 0
+
+
+def maybe_initialize_distributed(coordinator: Optional[str], num_processes: Optional[int],
+                                 process_id: Optional[int]) -> None:
+  """``jax.distributed.initialize`` when a multi-process run is asked for (CPU: gloo)."""
+  if not coordinator:
+    return
+  import jax  # pylint: disable=g-import-not-at-top
+  if jax.config.jax_platforms in (None, "", "cpu") or jax.default_backend() == "cpu":
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(coordinator, num_processes=num_processes, process_id=process_id)

@@ -1,0 +1,50 @@
+"""Fields every config has, with their defaults. Each config file starts from `base_config()`.
+
+Every field is documented here once; `gan.trainer.check_config` validates them at the door.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """The defaults shared by all experiments (the seed's DCGAN on offline MNIST)."""
+  c = ml_collections.ConfigDict()
+  # Data.
+  c.dataset = "mnist5k"        # one of gan.input_pipeline.DATASETS
+  c.data_dir = ""              # TFDS data dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
+  c.conditional = False        # class-conditional G and projection D (needs a labelled dataset)
+  # Model.
+  c.model = "dcgan28"          # one of gan.models.MODEL_FAMILIES
+  c.latent_dim = 100
+  c.d_dropout = 0.3            # dcgan28 / mlp discriminator dropout
+  c.mlp_hidden = (256, 256)    # mlp only
+  c.mlp_output = "tanh"        # mlp only: 'tanh' for images, 'linear' for toys
+  c.model_width = 64           # dcgan32 / dcgan64: ngf = ndf
+  c.phase_decomposed_upsample = True  # dcgan28: the exact, cheaper upsample+conv form
+  # Objective and optimisation.
+  c.loss = "non_saturating"    # one of gan.losses.LOSS_KINDS
+  c.n_critic = 1               # D updates per G update (Goodfellow's k)
+  c.r1_gamma = 0.0
+  c.gp_weight = 0.0
+  c.optimizer = "adam"         # one of gan.train.OPTIMIZERS
+  c.g_learning_rate = 2e-4
+  c.d_learning_rate = 2e-4
+  c.adam_b1 = 0.5              # Radford et al. 2015
+  c.adam_b2 = 0.999
+  c.ema_decay = 0.0            # 0 = off; samples come from the EMA params when on
+  c.batch_size = 32            # global batch per D update, over all devices and processes
+  c.num_steps = 4000           # iterations (n_critic D updates + 1 G update each)
+  c.seed = 0
+  c.nan_policy = "stop"        # 'stop' | 'skip_step' on a non-finite loss, gradient or parameter
+  # Speed knobs that do not change what is computed.
+  c.share_generator_forward = True
+  c.concat_real_fake = True
+  # Outputs.
+  c.log_every = 50
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.sample_every = 500
+  c.num_samples = 64           # the fixed-z sample grid (a square number)
+  c.eval_every = 0             # 0 = only `experiments.evaluate`; N = evaluate every N steps
+  c.eval_num_samples = 1000
+  return c

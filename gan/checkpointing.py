@@ -1,0 +1,141 @@
+"""Orbax checkpoints of the `GANState`, with a checksum that orbax itself does not keep.
+
+Each checkpoint step directory holds two items: ``state`` (the whole pytree, orbax's standard
+format) and ``meta`` (JSON: the step and a SHA-256 over every leaf's bytes, in tree order).
+Restoring recomputes the checksum and refuses a mismatch, so a flipped byte in an array file
+is caught instead of restored as silently wrong weights. When the newest checkpoint is damaged
+(flipped bytes, a truncated or deleted file, a deleted step directory) `restore_latest_good` says
+which step and what is wrong, and falls back to the newest good one.
+
+Orbax writes each step into a temporary directory and renames it when complete, so a run killed
+mid-write leaves the previous checkpoints intact and no half-written step is ever listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from typing import Any, Callable, Optional
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(RuntimeError):
+  """No usable checkpoint where one was asked for, or one could not be written."""
+
+
+def _host_array(x: Any) -> np.ndarray:
+  # Replicated arrays are fully present on every process; read the local copy (device_get of an
+  # array spanning several processes is not allowed).
+  if isinstance(x, jax.Array) and not x.is_fully_addressable:
+    x = x.addressable_data(0)
+  return np.asarray(jax.device_get(x))
+
+
+def tree_checksum(tree: Any) -> str:
+  """SHA-256 over the dtype, shape and bytes of every leaf, in tree order."""
+  digest = hashlib.sha256()
+  for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+    value = _host_array(leaf)
+    digest.update(jax.tree_util.keystr(path).encode())
+    digest.update(f"{value.dtype}{value.shape}".encode())
+    digest.update(np.ascontiguousarray(value).tobytes())
+  return digest.hexdigest()
+
+
+class Checkpointer:
+  """Saves and restores a train state under ``<workdir>/checkpoints``; keeps the last ``keep``."""
+
+  def __init__(self, directory: str, keep: int = 3, log: Callable[[str], None] = print):
+    self.directory = os.path.abspath(directory)
+    self._log = log
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                           enable_async_checkpointing=False)
+    self._manager = ocp.CheckpointManager(self.directory, options=options,
+                                          item_names=("state", "meta"))
+
+  def steps(self) -> list[int]:
+    """Steps with a complete checkpoint directory, oldest first."""
+    self._manager.reload()
+    return sorted(self._manager.all_steps())
+
+  def save(self, step: int, state: Any, extra_meta: Optional[dict] = None) -> None:
+    """Writes the checkpoint of ``step``. Raises `CheckpointError` (previous ones intact)."""
+    meta = dict(step=int(step), checksum=tree_checksum(state), **(extra_meta or {}))
+    try:
+      self._manager.save(int(step), args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(
+          f"Could not write the checkpoint of step {step} to {self.directory}: {e}. The earlier "
+          f"checkpoints ({self.steps() or 'none'}) are untouched; free disk space or fix "
+          f"permissions, then run again to resume.") from e
+
+  def restore(self, step: int, like: Any) -> Any:
+    """Restores step ``step`` into the structure, shapes and shardings of ``like``; verified."""
+    if not os.path.isdir(os.path.join(self.directory, str(step))):
+      raise CheckpointError(f"checkpoint step {step} is missing (no directory "
+                            f"{os.path.join(self.directory, str(step))})")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    try:
+      restored = self._manager.restore(int(step), args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+      first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+      raise CheckpointError(f"checkpoint step {step} cannot be read ({type(e).__name__}: "
+                            f"{first_line[:300]})") from e
+    meta = restored["meta"] or {}
+    expected = meta.get("checksum")
+    if expected is None:
+      raise CheckpointError(f"checkpoint step {step} has no checksum in its meta item")
+    actual = tree_checksum(restored["state"])
+    if actual != expected:
+      raise CheckpointError(f"checkpoint step {step} fails its checksum: the saved arrays are "
+                            f"not the ones that were written (damaged file)")
+    return restored["state"]
+
+  def restore_latest_good(self, like: Any) -> tuple[Optional[int], Any]:
+    """The newest checkpoint that restores and verifies, as ``(step, state)``.
+
+    Damaged newer checkpoints are reported through ``log`` and skipped. Returns ``(None, like)``
+    when there is no checkpoint at all; raises `CheckpointError` when there are checkpoints but
+    none is good (so a run never silently starts over on top of a damaged history).
+    """
+    steps = self.steps()
+    problems = []
+    for step in reversed(steps):
+      try:
+        state = self.restore(step, like)
+      except CheckpointError as e:
+        problems.append(str(e))
+        self._log(f"WARNING: {e}; falling back to an earlier checkpoint.")
+        continue
+      if problems and jax.process_index() == 0:
+        for damaged in steps[steps.index(step) + 1:]:
+          self.quarantine(damaged)
+      return step, state
+    if problems:
+      raise CheckpointError(
+          f"None of the checkpoints in {self.directory} is usable: " + "; ".join(problems) +
+          ". Move the directory aside to start afresh, or restore a good copy.")
+    return None, like
+
+  def quarantine(self, step: int) -> None:
+    """Moves a damaged step to ``<workdir>/damaged_checkpoints/<step>``: kept for inspection, and
+    out of the way of the step that will be written again."""
+    source = os.path.join(self.directory, str(step))
+    if os.path.isdir(source):
+      target = os.path.join(os.path.dirname(self.directory), "damaged_checkpoints", str(step))
+      if os.path.exists(target):
+        shutil.rmtree(target)
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      shutil.move(source, target)
+      self._manager.reload()
+
+  def close(self) -> None:
+    self._manager.close()
+
