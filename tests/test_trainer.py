@@ -1,0 +1,160 @@
+"""Tests for gan/trainer.py: the whole loop, exact resumption, config checks, two processes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments.configs import dcgan_mnist
+from gan import checkpointing
+from gan import trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp("tfds"))
+
+
+def tiny_config(data_dir, **overrides):
+  config = dcgan_mnist.get_config()
+  config.data_dir = data_dir
+  config.batch_size = 8
+  config.num_steps = 4
+  config.log_every = 2
+  config.sample_every = 2
+  config.checkpoint_every = 2
+  config.num_samples = 16
+  config.update(overrides)
+  return config
+
+
+def checkpoint_checksum(workdir, step):
+  with open(os.path.join(workdir, "checkpoints", str(step), "meta", "metadata")) as f:
+    return json.load(f)["checksum"]
+
+
+def test_smoke_dcgan28_on_offline_mnist(tmp_path, data_dir):
+  workdir = str(tmp_path / "run")
+  metrics = trainer.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None,
+                                       progress=False)
+  assert metrics["finite"] == 1.0 and 0.0 < metrics["d_real"] < 1.0
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4"]
+  assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
+      "step_000000.png", "step_000002.png", "step_000004.png"]
+  lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [l["step"] for l in lines] == [2, 4]
+  assert {"d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
+          "steps_per_sec"} <= set(lines[0])
+  assert os.path.getsize(os.path.join(workdir, "progress.png")) > 0
+  assert os.listdir(os.path.join(workdir, "tensorboard"))
+  # A second run with the same budget has nothing to do and changes no checkpoint.
+  before = checkpoint_checksum(workdir, 4)
+  trainer.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None, progress=False)
+  assert checkpoint_checksum(workdir, 4) == before
+
+
+def test_smoke_on_mock_tfds_mnist(tmp_path):
+  config = tiny_config(str(tmp_path / "tfds"), dataset="mnist", model="mlp", num_steps=2,
+                       sample_every=0, checkpoint_every=2)
+  with tfds.testing.mock_data(num_examples=32):
+    metrics = trainer.train_and_evaluate(config, str(tmp_path / "run"), log=lambda m: None,
+                                         progress=False)
+  assert metrics["finite"] == 1.0
+  assert os.path.exists(tmp_path / "run" / "samples.png")
+
+
+def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, data_dir):
+  straight = str(tmp_path / "straight")
+  trainer.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), straight,
+                             log=lambda m: None, progress=False)
+  resumed = str(tmp_path / "resumed")
+  trainer.train_and_evaluate(tiny_config(data_dir, num_steps=3, checkpoint_every=3), resumed,
+                             log=lambda m: None, progress=False)
+  messages = []
+  trainer.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), resumed,
+                             log=messages.append, progress=False)
+  assert any("Resuming from checkpoint step 3" in m for m in messages)
+  assert checkpoint_checksum(resumed, 6) == checkpoint_checksum(straight, 6)
+
+
+def test_workdir_with_another_config_is_refused(tmp_path, data_dir):
+  workdir = str(tmp_path / "run")
+  trainer.prepare_workdir(tiny_config(data_dir), workdir)
+  # The step budget may change ...
+  trainer.prepare_workdir(tiny_config(data_dir, num_steps=100), workdir)
+  # ... nothing else may.
+  with pytest.raises(trainer.ConfigError, match=r"loss: 'non_saturating' -> 'hinge'; "
+                     r"seed: 0 -> 1"):
+    trainer.prepare_workdir(tiny_config(data_dir, loss="hinge", seed=1), workdir)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(loss="minimax"), "config.loss='minimax' is not valid; choose one of: saturating"),
+    (dict(model="resnet"), "choose one of: mlp, dcgan28"),
+    (dict(dataset="imagenet"), "choose one of: mnist5k"),
+    (dict(optimizer="adagrad"), "choose one of: adam, rmsprop, sgd"),
+    (dict(g_learning_rate=0.0), "g_learning_rate=0.0 must be a positive number"),
+    (dict(batch_size=-8), "batch_size=-8 must be a positive integer"),
+    (dict(num_steps=0), "num_steps=0 must be a positive integer"),
+    (dict(batch_size=12), "cannot be split evenly over 8 devices"),
+    (dict(dataset="cifar10"), "does not fit config.dataset='cifar10'"),
+    (dict(dataset="toy_ring", conditional=True), "needs labelled data"),
+    (dict(ema_decay=1.0), "ema_decay=1.0 must be in [0, 1)"),
+    (dict(nan_policy="ignore"), "choose one of: stop, skip_step"),
+])
+def test_bad_configs_are_refused_with_a_clear_message(tmp_path, overrides, message):
+  with pytest.raises(trainer.ConfigError) as info:
+    trainer.check_config(tiny_config(str(tmp_path), **overrides))
+  assert message in str(info.value)
+
+
+def test_workdir_that_is_a_file_is_refused(tmp_path, data_dir):
+  path = tmp_path / "file"
+  path.write_text("not a directory")
+  with pytest.raises(trainer.ConfigError, match="is a file, not a directory"):
+    trainer.prepare_workdir(tiny_config(data_dir), str(path))
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_on_localhost_match_one_process(tmp_path, data_dir):
+  # SGD: see test_parallel.py for why Adam would compare rounding noise, not the step.
+  flags = ["--config.model=mlp", "--config.num_steps=4", "--config.batch_size=8",
+           "--config.sample_every=0", "--config.checkpoint_every=4", "--config.log_every=2",
+           "--config.optimizer=sgd", "--config.g_learning_rate=0.01",
+           "--config.d_learning_rate=0.01", f"--config.data_dir={data_dir}"]
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1",
+             PYTHONPATH=ROOT)
+  command = [sys.executable, "-m", "experiments.train"]
+  port = _free_port()
+  two = str(tmp_path / "two")
+  procs = [subprocess.Popen(command + [f"--workdir={two}", f"--coordinator_address=127.0.0.1:{port}",
+                                       "--num_processes=2", f"--process_id={i}"] + flags,
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True) for i in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in procs]
+  assert [p.returncode for p in procs] == [0, 0], outputs
+  one = str(tmp_path / "one")
+  subprocess.run(command + [f"--workdir={one}"] + flags, env=env, cwd=ROOT, check=True,
+                 capture_output=True)
+  # Process 0 wrote the logs; the state equals the one-process state on the same global batch.
+  assert os.path.exists(os.path.join(two, "metrics.jsonl"))
+  gan = trainer.train.build_gan(trainer.model_config(tiny_config(data_dir, model="mlp",
+                                                                 optimizer="sgd")))
+  like = trainer.train.create_state(gan, jax.random.key(0))
+  states = [checkpointing.Checkpointer(os.path.join(d, "checkpoints")).restore(4, like)
+            for d in (two, one)]
+  for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1])):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
