@@ -199,6 +199,19 @@ def _toy_reference(dataset: str, source) -> Optional[np.ndarray]:
 # The loop.
 
 
+def _make_source(config):
+  """The training split; on several processes, process 0 prepares it first (TFDS preparation
+  into one data dir is not safe to run concurrently)."""
+  make = lambda: input_pipeline.make_source(config.dataset, "train",
+                                            data_dir=config.data_dir or None)
+  if jax.process_count() == 1:
+    return make()
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  source = make() if jax.process_index() == 0 else None
+  multihost_utils.sync_global_devices("jaxgan: training data prepared")
+  return source or make()
+
+
 def _nonfinite_quantity(metrics: dict) -> str:
   for name in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "d_param_norm", "g_param_norm"):
     if not np.isfinite(metrics[name]):
@@ -224,7 +237,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   if not is_main:
     log = lambda message: None
   resolved = model_config(config)
-  source = input_pipeline.make_source(config.dataset, "train", data_dir=config.data_dir or None)
+  source = _make_source(config)
   gan = train.build_gan(resolved)
   mesh = parallel.data_mesh()
   step_fn = parallel.sharded_train_step(gan, mesh,
