@@ -164,19 +164,22 @@ def plot(snapshots: list, path: str) -> None:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   y_top, y_x_line, y_z_line = 1.1, -0.12, -0.42
-  fig, axes = plt.subplots(1, len(snapshots), figsize=(4.2 * len(snapshots), 3.9), sharey=True,
+  fig, axes = plt.subplots(1, len(snapshots), figsize=(4.2 * len(snapshots), 4.2), sharey=True,
                            squeeze=False)
   for i, (ax, snap) in enumerate(zip(axes[0], snapshots)):
     x = snap["x"]
-    ax.plot(x, snap["p_data"], "k:", lw=2.0, label=r"$p_{data}$")
-    ax.plot(x, snap["p_g"], "g-", lw=1.8, label=r"$p_g$ (KDE of G(z))")
-    ax.plot(x, snap["d"], "b--", lw=1.8, label=r"$D(x)$")
-    ax.plot(x, snap["d_star"], color="0.45", lw=0.9, label=r"$D^*(x)=p_d/(p_d+p_g)$")
-    ax.axhline(0.5, color="0.8", lw=0.6, zorder=0)
+    # Where both densities are negligible D* is a ratio of rounding errors; leave it undrawn.
+    d_star = np.where(snap["p_data"] + snap["p_g"] > 1e-3, snap["d_star"], np.nan)
+    ax.axhline(0.5, color="0.85", lw=0.6, zorder=0)
+    ax.plot(x, snap["p_data"], "k:", lw=2.0, label=r"data density $p_{data}$")
+    ax.plot(x, snap["p_g"], "g-", lw=1.8, label=r"generator density $p_g$ (KDE of G(z))")
+    ax.plot(x, snap["d"], "b--", lw=1.8, label=r"discriminator $D(x)$")
+    ax.plot(x, d_star, color="0.35", lw=0.9,
+            label=r"optimal $D^*(x) = p_{data} / (p_{data} + p_g)$")
     peak = float(snap["p_g"].max())
     if peak > y_top:
-      ax.annotate(f"$p_g$ peak {peak:.1f}", (x[int(np.argmax(snap['p_g']))], y_top),
-                  xytext=(6, -12), textcoords="offset points", color="g", fontsize=8)
+      ax.annotate(f"$p_g$ peak {peak:.1f}", (x[int(np.argmax(snap["p_g"]))], y_top),
+                  xytext=(5, -11), textcoords="offset points", color="g", fontsize=8)
     # The map x = G(z), as in the paper: z line below, x line above.
     lo, hi = x[0], x[-1]
     ax.plot([lo, hi], [y_x_line, y_x_line], color="k", lw=0.8)
@@ -186,18 +189,19 @@ def plot(snapshots: list, path: str) -> None:
       if lo <= x_k <= hi:
         ax.annotate("", (x_k, y_x_line), (lo + u_k * (hi - lo), y_z_line),
                     arrowprops=dict(arrowstyle="->", lw=0.6, color="0.3"))
-    ax.text(lo, y_x_line + 0.03, "x", fontsize=8)
-    ax.text(lo, y_z_line - 0.09, r"z (at $\Phi(z)$)", fontsize=8)
+    ax.text(lo + 0.05, y_x_line + 0.025, "x", fontsize=8)
+    ax.text(lo + 0.05, y_z_line - 0.085, r"z, drawn at $\Phi(z)$", fontsize=8)
     ax.set_xlim(lo, hi)
     ax.set_ylim(y_z_line - 0.12, y_top)
-    ax.set_title(f"({chr(ord('a') + i)}) step {snap['step']}: "
-                 f"|D-D*| {snap['mean_abs_d_minus_d_star']:.3f}, "
-                 f"|D-1/2| {snap['mean_abs_d_minus_half']:.3f}", fontsize=9)
+    ax.set_title(f"({chr(ord('a') + i)}) step {snap['step']}:  "
+                 f"|D$-$D*| {snap['mean_abs_d_minus_d_star']:.3f},  "
+                 f"|D$-$1/2| {snap['mean_abs_d_minus_half']:.3f}", fontsize=9)
     ax.set_xlabel("x")
-  axes[0][0].legend(loc="upper left", fontsize=7, frameon=False)
-  fig.suptitle("1-D GAN on N(4, 0.5$^2$) (Goodfellow et al. 2014, Fig. 1); "
-               "|.| = mean over the data's bulk, mean $\\pm$ 2 std", fontsize=10)
-  fig.tight_layout()
+  handles, labels = axes[0][0].get_legend_handles_labels()
+  fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+  fig.suptitle("1-D GAN on N(4, 0.5$^2$), as in Goodfellow et al. 2014, Fig. 1.  "
+               "|.|: mean over the data's bulk (mean $\\pm$ 2 std)", fontsize=10)
+  fig.tight_layout(rect=(0, 0.07, 1, 1))
   fig.savefig(path, dpi=120)
   plt.close(fig)
 
