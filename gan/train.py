@@ -356,12 +356,15 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
   new_state, g_metrics = g_step(gan, new_state, z, fake_labels, keys, axis_name, vjp, new_g_stats,
                                 fake)
   metrics.update(g_metrics)
-  checked = [metrics["d_loss"], metrics["g_loss"], metrics["d_grad_norm"], metrics["g_grad_norm"],
-             optax.tree.norm(new_state.g_params), optax.tree.norm(new_state.d_params)]
-  finite = jnp.all(jnp.isfinite(jnp.stack(checked)))
+  params_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in
+                                     jax.tree.leaves((new_state.g_params, new_state.d_params))]))
+  checked = jnp.stack([metrics["d_loss"], metrics["g_loss"], metrics["d_grad_norm"],
+                       metrics["g_grad_norm"]])
+  finite = jnp.logical_and(jnp.all(jnp.isfinite(checked)), params_finite)
   metrics["finite"] = finite.astype(jnp.float32)
-  metrics["g_param_norm"] = checked[4]
-  metrics["d_param_norm"] = checked[5]
+  metrics["params_finite"] = params_finite.astype(jnp.float32)
+  metrics["g_param_norm"] = optax.tree.norm(new_state.g_params)
+  metrics["d_param_norm"] = optax.tree.norm(new_state.d_params)
   if skip_nonfinite:
     new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state, state)
   return new_state.replace(step=state.step + 1), metrics

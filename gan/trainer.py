@@ -213,12 +213,12 @@ def _make_source(config):
 
 
 def _nonfinite_quantity(metrics: dict) -> str:
-  for name in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "d_param_norm", "g_param_norm"):
-    if not np.isfinite(metrics[name]):
-      return {"d_grad_norm": "the discriminator gradient", "g_grad_norm": "the generator gradient",
-              "d_param_norm": "a discriminator parameter",
-              "g_param_norm": "a generator parameter"}.get(name, name)
-  return "a checked quantity"
+  names = {"d_loss": "the discriminator loss", "g_loss": "the generator loss",
+           "d_grad_norm": "the discriminator gradient", "g_grad_norm": "the generator gradient"}
+  for key, name in names.items():
+    if not np.isfinite(metrics[key]):
+      return name
+  return "a parameter" if metrics.get("params_finite", 1.0) != 1.0 else "a checked quantity"
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,

@@ -158,3 +158,51 @@ def test_two_processes_on_localhost_match_one_process(tmp_path, data_dir):
             for d in (two, one)]
   for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1])):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def _poison_step(monkeypatch, bad_step):
+  """Makes the training data of iteration ``bad_step`` (0-based) NaN."""
+  make_source = trainer.input_pipeline.make_source
+
+  def poisoned(*args, **kwargs):
+    source = make_source(*args, **kwargs)
+    batch = source.batch
+
+    def poisoned_batch(step, *a, **k):
+      out = batch(step, *a, **k)
+      if step == bad_step:
+        out = dict(out, image=np.full_like(out["image"], np.nan))
+      return out
+
+    source.batch = poisoned_batch
+    return source
+
+  monkeypatch.setattr(trainer.input_pipeline, "make_source", poisoned)
+
+
+def test_nan_policy_stop_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
+  _poison_step(monkeypatch, bad_step=2)
+  workdir = str(tmp_path / "run")
+  config = tiny_config(data_dir, model="mlp", num_steps=6, checkpoint_every=2, sample_every=0)
+  with pytest.raises(trainer.NonFiniteError,
+                     match=r"stopped at step 3: the discriminator loss became non-finite.*"
+                           r"last good checkpoint \(step 2\) is kept"):
+    trainer.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
+
+
+def test_nan_policy_skip_step_skips_only_the_bad_update(tmp_path, data_dir, monkeypatch):
+  _poison_step(monkeypatch, bad_step=2)
+  messages = []
+  config = tiny_config(data_dir, model="mlp", num_steps=4, checkpoint_every=4, sample_every=0,
+                       nan_policy="skip_step", log_every=1)
+  workdir = str(tmp_path / "run")
+  metrics = trainer.train_and_evaluate(config, workdir, log=messages.append, progress=False)
+  assert metrics["finite"] == 1.0
+  assert [m for m in messages if "non-finite" in m] == [
+      "WARNING: step 3: the discriminator loss is non-finite; the update was skipped (1 so far)."]
+  gan = trainer.train.build_gan(trainer.model_config(config))
+  state = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints")).restore(
+      4, trainer.train.create_state(gan, jax.random.key(0)))
+  assert int(state.step) == 4
+  assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state))

@@ -1,0 +1,279 @@
+r"""Why the non-saturating generator loss: gradient size against D(G(z)) (Goodfellow et al. 2014).
+
+  python -m experiments.saturation [--out docs/figures] [--d_steps 100] [--batch_size 64]
+
+Per example, with ``l`` the discriminator's logit on G(z) and ``D = sigmoid(l)``:
+
+* saturating, ``L = log(1 - D)``: ``|dL/dl| = D``, which vanishes as D confidently rejects the
+  samples (``D -> 0``), i.e. exactly early in training, when G most needs a signal;
+* non-saturating, ``L = -log D``: ``|dL/dl| = 1 - D``, close to 1 there.
+
+The figure draws both curves on log axes for D(G(z)) in [1e-4, 1], and over them the measured
+per-example ``|dL/dl|`` (``jax.grad`` of `gan.losses.generator_loss`) on one batch of the dcgan28
+model of `experiments/configs/dcgan_mnist.py`: at initialisation, and after ``--d_steps``
+discriminator-only updates (`gan.train.d_step`, G held fixed) on real MNIST (``mnist5k``), which
+drive D(G(z)) towards 0 as in the first iterations of real training. It writes ``saturation.png``
+and ``saturation.json`` (the medians of D(G(z)) and of each loss's gradient on that batch).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan import input_pipeline
+from gan import losses
+from gan import train
+from gan import trainer
+
+DEFAULT_OUT = "docs/figures"
+FIGURE_NAME = "saturation.png"
+NUMBERS_NAME = "saturation.json"
+KINDS = ("saturating", "non_saturating")
+D_MIN = 1e-4
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """The dcgan28-on-mnist5k config (`experiments/configs/dcgan_mnist.py`)."""
+  from experiments.configs import dcgan_mnist  # pylint: disable=g-import-not-at-top
+  return dcgan_mnist.get_config()
+
+
+def _check_kind(kind: str) -> None:
+  if kind not in KINDS:
+    raise ValueError(f"Saturation compares the losses {', '.join(KINDS)}; got {kind!r}. (The "
+                     "other losses do not act on D = sigmoid(logit).)")
+
+
+def analytic_logit_grad_magnitude(d: jax.Array, kind: str) -> jax.Array:
+  """``|dL/dl|`` of one example's generator loss as a function of ``D = sigmoid(l)``.
+
+  Args:
+    d: D(G(z)), probabilities in [0, 1], any shape.
+    kind: ``'saturating'`` (``L = log(1 - D)``: ``|dL/dl| = D``) or ``'non_saturating'``
+      (``L = -log D``: ``|dL/dl| = 1 - D``).
+
+  Returns:
+    The magnitudes, the shape of ``d``.
+
+  References:
+    Goodfellow et al. 2014, "Generative Adversarial Nets", Sec. 3.
+  """
+  _check_kind(kind)
+  d = jnp.asarray(d)
+  return d if kind == "saturating" else 1.0 - d
+
+
+def per_example_logit_grads(logits: jax.Array, kind: str) -> jax.Array:
+  """``dL_i / dl_i`` for each example, by ``jax.grad`` of `gan.losses.generator_loss`.
+
+  The library loss is a batch mean; each example's own loss is that loss on a batch of one.
+
+  Args:
+    logits: D's logits on G(z), ``[B]``.
+    kind: one of `KINDS`.
+
+  Returns:
+    ``[B]`` signed derivatives (negative for both kinds: raising a logit lowers the loss).
+  """
+  _check_kind(kind)
+  return jax.vmap(jax.grad(lambda l: losses.generator_loss(l[None], kind)))(logits)
+
+
+def _generate_train_mode(gan: train.GAN, state: train.GANState, z: jax.Array) -> jax.Array:
+  """G(z) as the train step computes it (BatchNorm on batch statistics), running stats dropped."""
+  samples, _ = gan.generator.apply({"params": state.g_params, "batch_stats": state.g_batch_stats},
+                                   z, None, train=True, mutable=["batch_stats"])
+  return samples
+
+
+def _d_only_step(gan: train.GAN, state: train.GANState, real: jax.Array, rng: jax.Array,
+                 step: jax.Array) -> tuple[train.GANState, dict]:
+  """One `train.d_step` against fresh G(z), G unchanged."""
+  keys = train.example_keys(rng, step, real.shape[0])
+  z = jax.vmap(lambda k: jax.random.normal(k, (gan.latent_dim,)))(keys)
+  fake = _generate_train_mode(gan, state, z)
+  return train.d_step(gan, state, real, None, fake, None, keys, critic_step=0)
+
+
+def measure(gan: train.GAN, state: train.GANState, z: jax.Array) -> dict:
+  """D(G(z)) and each loss's per-example ``|dL/dl|`` on the batch ``z``.
+
+  D runs in inference mode (no dropout), so D(G(z)) is the discriminator's own verdict.
+
+  Returns:
+    NumPy arrays ``d_g_z`` and ``grad_<kind>`` for each of `KINDS`, all ``[B]``.
+  """
+  fake = _generate_train_mode(gan, state, z)
+  logits = gan.discriminator.apply({"params": state.d_params, "batch_stats": state.d_batch_stats},
+                                   fake, None, train=False)
+  out = {"d_g_z": np.asarray(jax.nn.sigmoid(logits))}
+  for kind in KINDS:
+    out[f"grad_{kind}"] = np.abs(np.asarray(per_example_logit_grads(logits, kind)))
+  return out
+
+
+def run(config: ml_collections.ConfigDict, d_steps: int, batch_size: int,
+        data_dir: Optional[str] = None) -> dict:
+  """Measures a fresh dcgan28 and the same after ``d_steps`` D-only updates on real data.
+
+  Args:
+    config: a dcgan28 config (`experiments/configs/dcgan_mnist.py`).
+    d_steps: discriminator-only updates, each on a real batch of ``batch_size`` and fresh G(z).
+    batch_size: examples per D update and in the measured batch.
+    data_dir: the TFDS data dir for ``config.dataset``; None for the default.
+
+  Returns:
+    ``{'fresh': measure(...), 'after_d_steps': measure(...), 'd_real': mean D(x) on the last real
+    batch}``: the same z measured both times.
+  """
+  if d_steps < 0 or batch_size < 1:
+    raise ValueError(f"d_steps must be >= 0 and batch_size >= 1; got {d_steps} and {batch_size}.")
+  trainer.check_config(config)
+  if config.conditional:
+    raise ValueError("The saturation measurement is of an unconditional GAN; set "
+                     "config.conditional=False.")
+  gan = train.build_gan(trainer.model_config(config))
+  state = train.create_state(gan, jax.random.key(config.seed))
+  rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+  z = jax.random.normal(jax.random.fold_in(rng, 2 ** 31 - 1), (batch_size, gan.latent_dim))
+  results = {"fresh": measure(gan, state, z)}
+  source = input_pipeline.make_source(config.dataset, "train", data_dir=data_dir)
+  step_fn = jax.jit(functools.partial(_d_only_step, gan), donate_argnums=(0,))
+  metrics = {}
+  for step in range(d_steps):
+    real = source.batch(step, batch_size, config.seed)["image"]
+    state, metrics = step_fn(state, real, rng, jnp.asarray(step, jnp.int32))
+  results["after_d_steps"] = measure(gan, state, z)
+  results["d_real"] = float(metrics["d_real"]) if metrics else float("nan")
+  return results
+
+
+def summarize(results: dict, d_steps: int, batch_size: int) -> dict:
+  """The JSON-able medians of `run`'s results."""
+  def medians(m):
+    out = {"median_d_g_z": float(np.median(m["d_g_z"]))}
+    for kind in KINDS:
+      out[f"median_grad_{kind}"] = float(np.median(m[f"grad_{kind}"]))
+    out["max_abs_error_vs_analytic"] = float(max(
+        np.max(np.abs(m[f"grad_{kind}"] - np.asarray(
+            analytic_logit_grad_magnitude(m["d_g_z"], kind)))) for kind in KINDS))
+    return out
+  return dict(batch_size=batch_size, d_only_steps=d_steps, fresh=medians(results["fresh"]),
+              after_d_steps=medians(results["after_d_steps"]),
+              after_d_steps_mean_d_real=results["d_real"])
+
+
+def plot(results: dict, d_steps: int, path: str) -> None:
+  """Draws the analytic curves and the measured points into ``path``."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  colors = {"saturating": "tab:red", "non_saturating": "tab:blue"}
+  names = {"saturating": r"saturating $\log(1-D)$: $|\partial L/\partial l| = D$",
+           "non_saturating": r"non-saturating $-\log D$: $|\partial L/\partial l| = 1-D$"}
+  d = np.logspace(np.log10(D_MIN), 0, 400)
+  fig, ax = plt.subplots(figsize=(6.4, 4.6))
+  for kind in KINDS:
+    ax.plot(d, np.asarray(analytic_logit_grad_magnitude(d, kind)), color=colors[kind], lw=1.6,
+            label=names[kind])
+  batches = (("fresh", "o", "none", "at initialisation"),
+             ("after_d_steps", "o", None, f"after {d_steps} D-only steps on MNIST"))
+  for key, marker, face, when in batches:
+    m = results[key]
+    x = np.clip(m["d_g_z"], D_MIN, 1.0)  # points below the axis are drawn on its edge
+    for kind in KINDS:
+      ax.scatter(x, np.maximum(m[f"grad_{kind}"], D_MIN), s=16, marker=marker, lw=0.8,
+                 facecolors=face if face else colors[kind], edgecolors=colors[kind], alpha=0.7,
+                 label=f"measured, {when}" if kind == "saturating" else None, zorder=3)
+  after = results["after_d_steps"]
+  median = float(np.median(after["d_g_z"]))
+  ax.axvline(median, color="0.5", lw=0.8, ls=":")
+  ax.text(median * 1.15, 1.5 * D_MIN,
+          f"median D(G(z)) = {median:.2g}\nmedian |grad|: sat. "
+          f"{np.median(after['grad_saturating']):.2g}, non-sat. "
+          f"{np.median(after['grad_non_saturating']):.2g}", fontsize=8, color="0.25")
+  ax.set_xscale("log")
+  ax.set_yscale("log")
+  ax.set_xlim(D_MIN, 1.0)
+  ax.set_ylim(D_MIN * 0.7, 2.0)
+  ax.set_xlabel("D(G(z))")
+  ax.set_ylabel(r"$|\partial L_G / \partial\, \mathrm{logit}|$ per example")
+  ax.set_title("Generator loss gradients, dcgan28 on MNIST (Goodfellow et al. 2014, Sec. 3)",
+               fontsize=9)
+  ax.legend(loc="center left", fontsize=7, frameon=False)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def make_figure(out_dir: str, d_steps: int = 100, batch_size: int = 64,
+                config: Optional[ml_collections.ConfigDict] = None,
+                data_dir: Optional[str] = None) -> dict:
+  """Measures, draws ``saturation.png`` and writes ``saturation.json`` into ``out_dir``.
+
+  Args:
+    out_dir: where to write (created if missing).
+    d_steps: D-only updates before the second measurement.
+    batch_size: the batch size of the updates and of the measured batch.
+    config: a dcgan28 config; None uses `default_config`.
+    data_dir: the TFDS data dir; None for ``config.data_dir`` or the default.
+
+  Returns:
+    The numbers written to the JSON, with ``figure`` and ``numbers`` paths added.
+
+  References:
+    Goodfellow et al. 2014, "Generative Adversarial Nets", Sec. 3.
+  """
+  config = default_config() if config is None else config
+  results = run(config, d_steps, batch_size, data_dir or config.get("data_dir") or None)
+  os.makedirs(out_dir, exist_ok=True)
+  figure_path = os.path.join(out_dir, FIGURE_NAME)
+  numbers_path = os.path.join(out_dir, NUMBERS_NAME)
+  plot(results, d_steps, figure_path)
+  summary = summarize(results, d_steps, batch_size)
+  with open(numbers_path, "w") as f:
+    json.dump(summary, f, indent=2)
+    f.write("\n")
+  return dict(summary, figure=figure_path, numbers=numbers_path)
+
+
+def main(argv):
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from experiments import cli  # pylint: disable=g-import-not-at-top
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  options = flags.FLAGS
+
+  def report():
+    result = make_figure(options.out, options.d_steps, options.batch_size)
+    for key, when in (("fresh", "at init"), ("after_d_steps", f"after {options.d_steps} D steps")):
+      m = result[key]
+      print(f"{when:>18}: median D(G(z)) {m['median_d_g_z']:.4g}  median |dL/dl| saturating "
+            f"{m['median_grad_saturating']:.4g}, non-saturating "
+            f"{m['median_grad_non_saturating']:.4g}  (max |measured - analytic| "
+            f"{m['max_abs_error_vs_analytic']:.1e})")
+    print(f"Wrote {result['figure']} and {result['numbers']}")
+
+  return cli.run_reporting_errors(report, options.debug)
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  # Defined here, not at import, so tests can import this module next to other experiments.
+  flags.DEFINE_string("out", DEFAULT_OUT, "Directory for the figure and its numbers.")
+  flags.DEFINE_integer("d_steps", 100, "Discriminator-only updates before the second batch.")
+  flags.DEFINE_integer("batch_size", 64, "Batch size of the D updates and the measured batch.")
+  flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
+  sys.exit(app.run(main))
