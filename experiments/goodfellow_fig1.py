@@ -71,90 +71,46 @@ def panel_steps_for(num_steps: int, panel_steps: Sequence[int] = PANEL_STEPS) ->
   return sorted({s for s in panel_steps if 0 <= s < num_steps} | {num_steps})
 
 
-def snapshot(gan: train.GAN, state: train.GANState, z: jax.Array, grid: jax.Array,
-             data_mean: float, data_std: float) -> dict:
-  """Densities, D and D* on ``grid`` for one state, and the bulk summaries.
+def _panel_arrays(gan: train.GAN, state: train.GANState, z: jax.Array, z_arrows: jax.Array,
+                  grid: jax.Array) -> dict:
+  """The jittable part of `snapshot`: samples, densities, D and D* on ``grid``."""
+  samples = train.generate(gan, state, z, use_ema=False).reshape(-1)
+  logits = gan.discriminator.apply(
+      {"params": state.d_params, "batch_stats": state.d_batch_stats}, grid[:, None], train=False)
+  p_data = toy_analysis.gaussian_pdf(grid, input_pipeline.TOY_1D_MEAN, input_pipeline.TOY_1D_STD)
+  bandwidth = toy_analysis.silverman_bandwidth(samples)
+  p_g = toy_analysis.gaussian_kde(samples, grid, bandwidth)
+  return dict(x=grid, samples=samples, p_data=p_data, p_g=p_g, d=jax.nn.sigmoid(logits),
+              d_star=toy_analysis.optimal_discriminator(p_data, p_g), kde_bandwidth=bandwidth,
+              arrows_x=train.generate(gan, state, z_arrows, use_ema=False).reshape(-1))
+
+
+def snapshot(arrays: dict) -> dict:
+  """Adds the bulk summaries to one panel's arrays (from `_panel_arrays`).
 
   Args:
-    gan: the GAN.
-    state: its state (G's current, not EMA, parameters: they are what D was trained against).
-    z: latents ``[n, latent_dim]`` for the KDE of p_g.
-    grid: 1-D points ``[m]`` to evaluate on.
-    data_mean, data_std: the data's Gaussian.
+    arrays: ``x``, ``p_data``, ``p_g``, ``d``, ``d_star``, ``samples`` on a grid ``x``; G's
+      current (not EMA) parameters made ``samples``, as D was trained against them.
 
   Returns:
-    A dict of NumPy arrays (``x``, ``p_data``, ``p_g``, ``d``, ``d_star``, ``samples``) and floats
-    (``mean_abs_d_minus_d_star``, ``mean_abs_d_minus_half``, ``mean_abs_d_star_minus_half``,
-    ``g_mean``, ``g_std``, ``kde_bandwidth``).
+    The arrays as NumPy, and floats: ``mean_abs_d_minus_d_star``, ``mean_abs_d_minus_half``,
+    ``mean_abs_d_star_minus_half`` (means over the grid points within `BULK_STDS` data standard
+    deviations of the data mean), ``g_mean``, ``g_std``, ``kde_bandwidth``.
 
   References:
     Goodfellow et al. 2014, "Generative Adversarial Nets", Fig. 1 and Proposition 1.
   """
-  samples = np.asarray(train.generate(gan, state, z, use_ema=False)).reshape(-1)
-  logits = gan.discriminator.apply(
-      {"params": state.d_params, "batch_stats": state.d_batch_stats}, grid[:, None], train=False)
-  d = jax.nn.sigmoid(logits)
-  p_data = toy_analysis.gaussian_pdf(grid, data_mean, data_std)
-  bandwidth = toy_analysis.silverman_bandwidth(samples)
-  p_g = toy_analysis.gaussian_kde(samples, grid, bandwidth)
-  d_star = toy_analysis.optimal_discriminator(p_data, p_g)
-  bulk = np.abs(np.asarray(grid) - data_mean) <= BULK_STDS * data_std
-  mean_over_bulk = lambda v: float(np.mean(np.asarray(v)[bulk]))
-  return dict(
-      x=np.asarray(grid), p_data=np.asarray(p_data), p_g=np.asarray(p_g), d=np.asarray(d),
-      d_star=np.asarray(d_star), samples=samples,
-      mean_abs_d_minus_d_star=mean_over_bulk(jnp.abs(d - d_star)),
-      mean_abs_d_minus_half=mean_over_bulk(jnp.abs(d - 0.5)),
-      mean_abs_d_star_minus_half=mean_over_bulk(jnp.abs(d_star - 0.5)),
-      g_mean=float(samples.mean()), g_std=float(samples.std()), kde_bandwidth=bandwidth)
-
-
-def train_and_snapshot(config: ml_collections.ConfigDict, num_steps: int,
-                       panel_steps: Sequence[int] = PANEL_STEPS) -> list[dict]:
-  """Trains on toy_1d for ``num_steps`` iterations, taking a `snapshot` at each panel step.
-
-  Args:
-    config: a toy_1d config (`experiments/configs/toy_1d.py`).
-    num_steps: training iterations.
-    panel_steps: iterations to draw besides the last (see `panel_steps_for`).
-
-  Returns:
-    One `snapshot` dict per panel, with ``step`` and ``arrows`` = ``(u, G(Phi^-1(u)))`` added.
-  """
-  if config.dataset != "toy_1d":
-    raise ValueError(f"This figure is of the 1-D toy; the config's dataset is "
-                     f"{config.dataset!r}, expected 'toy_1d'.")
-  trainer.check_config(config)
-  gan = train.build_gan(trainer.model_config(config))
-  state = train.create_state(gan, jax.random.key(config.seed))
-  rng = jax.random.fold_in(jax.random.key(config.seed), 1)  # as gan.trainer derives it
-  source = input_pipeline.make_source("toy_1d")
-  rows = config.batch_size * gan.n_critic
-  run_chunk = jax.jit(functools.partial(_scan_steps, gan), donate_argnums=(0,))
-
+  snap = {k: np.asarray(v) for k, v in arrays.items()}
   mean, std = input_pipeline.TOY_1D_MEAN, input_pipeline.TOY_1D_STD
-  z_kde = jax.random.normal(jax.random.key(config.seed + 1), (NUM_KDE_SAMPLES, gan.latent_dim))
-  grid = jnp.linspace(*X_RANGE, GRID_POINTS)
-  # Arrows: equally spaced probabilities u, z = Phi^-1(u) on the first latent axis (others 0).
-  u_arrows = (np.arange(NUM_ARROWS) + 0.5) / NUM_ARROWS
-  z_arrows = jnp.zeros((NUM_ARROWS, gan.latent_dim)).at[:, 0].set(
-      jax.scipy.special.ndtri(jnp.asarray(u_arrows)))
-
-  snapshots = []
-  step = 0
-  for target in panel_steps_for(num_steps, panel_steps):
-    while step < target:
-      length = min(CHUNK_STEPS, target - step)
-      images = np.stack([source.batch(s, rows, config.seed)["image"]
-                         for s in range(step, step + length)])
-      state, _ = run_chunk(state, images, rng)
-      step += length
-    snap = snapshot(gan, state, z_kde, grid, mean, std)
-    snap["step"] = step
-    snap["arrows"] = (u_arrows, np.asarray(train.generate(gan, state, z_arrows,
-                                                          use_ema=False)).reshape(-1))
-    snapshots.append(snap)
-  return snapshots
+  bulk = np.abs(snap["x"] - mean) <= BULK_STDS * std
+  mean_over_bulk = lambda v: float(np.mean(v[bulk]))
+  snap.update(
+      mean_abs_d_minus_d_star=mean_over_bulk(np.abs(snap["d"] - snap["d_star"])),
+      mean_abs_d_minus_half=mean_over_bulk(np.abs(snap["d"] - 0.5)),
+      mean_abs_d_star_minus_half=mean_over_bulk(np.abs(snap["d_star"] - 0.5)),
+      g_mean=float(snap["samples"].mean()), g_std=float(snap["samples"].std()),
+      kde_bandwidth=float(snap["kde_bandwidth"]))
+  return snap
 
 
 def plot(snapshots: list, path: str) -> None:

@@ -3,10 +3,11 @@ r"""Chaos check: SIGKILL a training run at random moments, resume it each time, 
   python -m experiments.kill_resume --workdir /tmp/kill_resume --kills 10
 
 Trains a small config once without interruption (the reference), then trains it again in a
-second workdir, killing the process with SIGKILL ``--kills`` times -- at random moments, and on
-every other kill while a checkpoint is being written (a ``*.orbax-checkpoint-tmp*`` directory
-exists) -- and restarting it each time. After every kill it checks that the newest checkpoint
-restores and verifies; at the end, that the final state is bitwise identical to the reference
+second workdir, killing the process with SIGKILL ``--kills`` times and restarting it each time:
+on odd kills as soon as the restarted run has written a new checkpoint plus a random fraction of a
+second, on even kills while a checkpoint is being written (a ``*.orbax-checkpoint-tmp*``
+directory exists). After every kill a fresh process checks that the newest checkpoint restores
+and verifies its checksum; at the end, that the final state is bitwise identical to the reference
 (same checksum). Exits 0 on success, 1 on any mismatch.
 """
 
@@ -43,6 +44,11 @@ def _checksum(workdir, step):
     return json.load(f)["checksum"]
 
 
+def _finished_steps(workdir):
+  directory = os.path.join(workdir, "checkpoints")
+  return sorted(n for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
+
+
 def _writing_checkpoint(workdir):
   directory = os.path.join(workdir, "checkpoints")
   return os.path.isdir(directory) and any("tmp" in n for n in os.listdir(directory))
@@ -70,20 +76,22 @@ def run(workdir, kills, steps, model, seed):
   shutil.rmtree(workdir, ignore_errors=True)
   reference, chaos = os.path.join(workdir, "reference"), os.path.join(workdir, "chaos")
   env = dict(os.environ, PYTHONPATH=ROOT)
-  t0 = time.time()
   subprocess.run(_command(reference, steps, model), cwd=ROOT, env=env, check=True,
                  capture_output=True)
-  run_time = time.time() - t0
-  print(f"reference run: {run_time:.1f} s")
   for k in range(kills):
     proc = subprocess.Popen(_command(chaos, steps, model), cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     during_write = k % 2 == 1
-    deadline = time.time() + rng.uniform(0.3, 0.9) * run_time
-    while proc.poll() is None and time.time() < deadline + (run_time if during_write else 0):
-      if time.time() >= deadline and (not during_write or _writing_checkpoint(chaos)):
+    before = _finished_steps(chaos)
+    # Wait until this incarnation has made progress (a new checkpoint, or one being written),
+    # then kill at once (during a write) or after a random part of a checkpoint interval.
+    while proc.poll() is None:
+      if during_write and _writing_checkpoint(chaos):
         break
-      time.sleep(0.005)
+      if not during_write and _finished_steps(chaos) != before:
+        time.sleep(rng.uniform(0.0, 0.5))
+        break
+      time.sleep(0.002)
     if proc.poll() is not None:
       print(f"kill {k + 1}: the run finished before the kill")
       break

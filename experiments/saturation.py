@@ -160,7 +160,8 @@ def run(config: ml_collections.ConfigDict, d_steps: int, batch_size: int,
 def summarize(results: dict, d_steps: int, batch_size: int) -> dict:
   """The JSON-able medians of `run`'s results."""
   def medians(m):
-    out = {"median_d_g_z": float(np.median(m["d_g_z"]))}
+    out = {"median_d_g_z": float(np.median(m["d_g_z"])), "min_d_g_z": float(np.min(m["d_g_z"])),
+           "num_below_axis": int(np.sum(m["d_g_z"] < D_MIN))}
     for kind in KINDS:
       out[f"median_grad_{kind}"] = float(np.median(m[f"grad_{kind}"]))
     out["max_abs_error_vs_analytic"] = float(max(
@@ -190,11 +191,13 @@ def plot(results: dict, d_steps: int, path: str) -> None:
              ("after_d_steps", "o", None, f"after {d_steps} D-only steps on MNIST"))
   for key, marker, face, when in batches:
     m = results[key]
-    x = np.clip(m["d_g_z"], D_MIN, 1.0)  # points below the axis are drawn on its edge
+    x = np.clip(m["d_g_z"], D_MIN, 1.0)  # points left of the axis are drawn on its edge
     for kind in KINDS:
       ax.scatter(x, np.maximum(m[f"grad_{kind}"], D_MIN), s=16, marker=marker, lw=0.8,
                  facecolors=face if face else colors[kind], edgecolors=colors[kind], alpha=0.7,
-                 label=f"measured, {when}" if kind == "saturating" else None, zorder=3)
+                 zorder=3)
+    ax.scatter([], [], s=16, marker=marker, lw=0.8, facecolors=face if face else "0.4",
+               edgecolors="0.4", label=f"measured on {len(x)} G(z), {when}")
   after = results["after_d_steps"]
   median = float(np.median(after["d_g_z"]))
   ax.axvline(median, color="0.5", lw=0.8, ls=":")
@@ -261,7 +264,8 @@ def main(argv):
       m = result[key]
       print(f"{when:>18}: median D(G(z)) {m['median_d_g_z']:.4g}  median |dL/dl| saturating "
             f"{m['median_grad_saturating']:.4g}, non-saturating "
-            f"{m['median_grad_non_saturating']:.4g}  (max |measured - analytic| "
+            f"{m['median_grad_non_saturating']:.4g}  (min D(G(z)) {m['min_d_g_z']:.2g}, "
+            f"{m['num_below_axis']} below {D_MIN:g}; max |measured - analytic| "
             f"{m['max_abs_error_vs_analytic']:.1e})")
     print(f"Wrote {result['figure']} and {result['numbers']}")
 
