@@ -27,9 +27,9 @@ import os
 from typing import Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from scipy import special
 
 from gan import input_pipeline
 from gan import toy_analysis
@@ -39,9 +39,10 @@ from gan import trainer
 DEFAULT_OUT = "docs/figures"
 FIGURE_NAME = "goodfellow_fig1.png"
 NUMBERS_NAME = "goodfellow_fig1.json"
-# Iterations drawn, besides the last one; steps beyond --steps are dropped. Early on G travels to
-# the data (25, 75), then overshoots and spreads wide around it (300).
-PANEL_STEPS = (25, 75, 300)
+# Iterations drawn, besides the last one; steps beyond --steps are dropped. With the toy_1d config
+# G travels to the data while D still slopes towards it (25, 50), arrives spread wide around it
+# with D already flat (500), then narrows.
+PANEL_STEPS = (25, 50, 500)
 NUM_KDE_SAMPLES = 20_000
 NUM_ARROWS = 15
 X_RANGE = (-1.0, 7.0)
@@ -111,6 +112,54 @@ def snapshot(arrays: dict) -> dict:
       g_mean=float(snap["samples"].mean()), g_std=float(snap["samples"].std()),
       kde_bandwidth=float(snap["kde_bandwidth"]))
   return snap
+
+
+def train_and_snapshot(config: ml_collections.ConfigDict, num_steps: int,
+                       panel_steps: Sequence[int] = PANEL_STEPS) -> list[dict]:
+  """Trains on toy_1d for ``num_steps`` iterations, taking a `snapshot` at each panel step.
+
+  Args:
+    config: a toy_1d config (`experiments/configs/toy_1d.py`).
+    num_steps: training iterations.
+    panel_steps: iterations to draw besides the last (see `panel_steps_for`).
+
+  Returns:
+    One `snapshot` dict per panel, with ``step`` and ``arrows`` = ``(u, G(Phi^-1(u)))`` added
+    (``u`` equally spaced in (0, 1)).
+  """
+  if config.dataset != "toy_1d":
+    raise ValueError(f"This figure is of the 1-D toy; the config's dataset is "
+                     f"{config.dataset!r}, expected 'toy_1d'.")
+  trainer.check_config(config)
+  gan = train.build_gan(trainer.model_config(config))
+  state = jax.jit(functools.partial(train.create_state, gan))(jax.random.key(config.seed))
+  rng = jax.random.fold_in(jax.random.key(config.seed), 1)  # as gan.trainer derives it
+  source = input_pipeline.make_source("toy_1d")
+  rows = config.batch_size * gan.n_critic
+  run_chunk = jax.jit(functools.partial(_scan_steps, gan), donate_argnums=(0,))
+  panel_arrays = jax.jit(functools.partial(_panel_arrays, gan))
+
+  z_kde = jax.random.normal(jax.random.key(config.seed + 1), (NUM_KDE_SAMPLES, gan.latent_dim))
+  grid = np.linspace(*X_RANGE, GRID_POINTS, dtype=np.float32)
+  # Arrows: equally spaced probabilities u, z = Phi^-1(u) on the first latent axis (others 0).
+  u_arrows = (np.arange(NUM_ARROWS) + 0.5) / NUM_ARROWS
+  z_arrows = np.zeros((NUM_ARROWS, gan.latent_dim), np.float32)
+  z_arrows[:, 0] = special.ndtri(u_arrows)
+
+  snapshots = []
+  step = 0
+  for target in panel_steps_for(num_steps, panel_steps):
+    while step < target:
+      length = min(CHUNK_STEPS, target - step)
+      images = np.stack([source.batch(s, rows, config.seed)["image"]
+                         for s in range(step, step + length)])
+      state, _ = run_chunk(state, images, rng)
+      step += length
+    snap = snapshot(panel_arrays(state, z_kde, z_arrows, grid))
+    snap["step"] = step
+    snap["arrows"] = (u_arrows, snap.pop("arrows_x"))
+    snapshots.append(snap)
+  return snapshots
 
 
 def plot(snapshots: list, path: str) -> None:

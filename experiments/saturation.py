@@ -105,19 +105,19 @@ def _d_only_step(gan: train.GAN, state: train.GANState, real: jax.Array, rng: ja
 
 
 def measure(gan: train.GAN, state: train.GANState, z: jax.Array) -> dict:
-  """D(G(z)) and each loss's per-example ``|dL/dl|`` on the batch ``z``.
+  """D(G(z)) and each loss's per-example ``|dL/dl|`` on the batch ``z``. Jittable.
 
   D runs in inference mode (no dropout), so D(G(z)) is the discriminator's own verdict.
 
   Returns:
-    NumPy arrays ``d_g_z`` and ``grad_<kind>`` for each of `KINDS`, all ``[B]``.
+    ``d_g_z`` and ``grad_<kind>`` for each of `KINDS`, all ``[B]``.
   """
   fake = _generate_train_mode(gan, state, z)
   logits = gan.discriminator.apply({"params": state.d_params, "batch_stats": state.d_batch_stats},
                                    fake, None, train=False)
-  out = {"d_g_z": np.asarray(jax.nn.sigmoid(logits))}
+  out = {"d_g_z": jax.nn.sigmoid(logits)}
   for kind in KINDS:
-    out[f"grad_{kind}"] = np.abs(np.asarray(per_example_logit_grads(logits, kind)))
+    out[f"grad_{kind}"] = jnp.abs(per_example_logit_grads(logits, kind))
   return out
 
 
@@ -132,8 +132,8 @@ def run(config: ml_collections.ConfigDict, d_steps: int, batch_size: int,
     data_dir: the TFDS data dir for ``config.dataset``; None for the default.
 
   Returns:
-    ``{'fresh': measure(...), 'after_d_steps': measure(...), 'd_real': mean D(x) on the last real
-    batch}``: the same z measured both times.
+    ``{'fresh': ..., 'after_d_steps': ..., 'd_real': mean D(x) on the last real batch}``, the
+    first two `measure` of the same z, as NumPy arrays.
   """
   if d_steps < 0 or batch_size < 1:
     raise ValueError(f"d_steps must be >= 0 and batch_size >= 1; got {d_steps} and {batch_size}.")
@@ -142,17 +142,19 @@ def run(config: ml_collections.ConfigDict, d_steps: int, batch_size: int,
     raise ValueError("The saturation measurement is of an unconditional GAN; set "
                      "config.conditional=False.")
   gan = train.build_gan(trainer.model_config(config))
-  state = train.create_state(gan, jax.random.key(config.seed))
+  state = jax.jit(functools.partial(train.create_state, gan))(jax.random.key(config.seed))
   rng = jax.random.fold_in(jax.random.key(config.seed), 1)
   z = jax.random.normal(jax.random.fold_in(rng, 2 ** 31 - 1), (batch_size, gan.latent_dim))
-  results = {"fresh": measure(gan, state, z)}
+  measure_jit = jax.jit(functools.partial(measure, gan))
+  measure_batch = lambda s: jax.tree.map(np.asarray, measure_jit(s, z))
+  results = {"fresh": measure_batch(state)}
   source = input_pipeline.make_source(config.dataset, "train", data_dir=data_dir)
   step_fn = jax.jit(functools.partial(_d_only_step, gan), donate_argnums=(0,))
   metrics = {}
   for step in range(d_steps):
     real = source.batch(step, batch_size, config.seed)["image"]
     state, metrics = step_fn(state, real, rng, jnp.asarray(step, jnp.int32))
-  results["after_d_steps"] = measure(gan, state, z)
+  results["after_d_steps"] = measure_batch(state)
   results["d_real"] = float(metrics["d_real"]) if metrics else float("nan")
   return results
 
@@ -205,6 +207,11 @@ def plot(results: dict, d_steps: int, path: str) -> None:
           f"median D(G(z)) = {median:.2g}\nmedian |grad|: sat. "
           f"{np.median(after['grad_saturating']):.2g}, non-sat. "
           f"{np.median(after['grad_non_saturating']):.2g}", fontsize=8, color="0.25")
+  below = int(np.sum(after["d_g_z"] < D_MIN))
+  if below:
+    ax.annotate(f"{below} with D(G(z)) < {D_MIN:g},\ndrawn on the axis", (D_MIN, 1.0),
+                xytext=(8, -40), textcoords="offset points", fontsize=7, color="0.25",
+                arrowprops=dict(arrowstyle="->", lw=0.5, color="0.5"))
   ax.set_xscale("log")
   ax.set_yscale("log")
   ax.set_xlim(D_MIN, 1.0)

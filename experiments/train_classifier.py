@@ -2,9 +2,9 @@ r"""Trains (or checks) the MNIST evaluation classifier: a thin command line over
 
   python -m experiments.train_classifier [--cache_dir DIR] [--data_dir DIR] [--force]
 
-Loads the classifier from ``<cache_dir>/mnist_classifier/v<N>/`` when a valid one is there, else
-trains it on the 4,000 ``mnist5k`` training digits (about a minute on two CPU cores) and saves it;
-either way it prints the accuracy on the 1,000 held-out test digits. --force retrains and
+Loads the classifier from ``<cache_dir>/mnist_classifier/v<N>/`` when a valid one is there,
+else trains it on the 4,000 ``mnist5k`` training digits (1-2 minutes on two CPU cores) and saves
+it; either way it prints the accuracy on the 1,000 held-out test digits. --force retrains and
 overwrites. Evaluation trains the classifier on first use anyway; this command does it ahead of
 time. The cache dir defaults to $JAXGAN_CACHE or ~/.cache/jaxgan, the data dir to $TFDS_DATA_DIR
 or ~/tensorflow_datasets.

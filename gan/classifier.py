@@ -20,18 +20,17 @@ The trained weights are cached (orbax) in a versioned directory::
                      sha256 of the variables, checked on every load
 
 `load_or_train_classifier` loads that directory when it is valid and was made by the requested
-recipe, and otherwise trains (about a minute on two CPU cores) and saves a new one. The new
-directory is written under a temporary name and renamed into place, so an interrupted run never
-leaves a half-written classifier behind. Bumping `CLASSIFIER_VERSION` (whenever the architecture,
-the data or the training changes what the features mean) makes every old file stale: FIDs from
-different versions are not comparable.
+recipe, and otherwise trains (1-2 minutes on two CPU cores) and saves a new one. The new
+directory is written under a temporary name and renamed into place, so an interrupted run
+never leaves a half-written classifier behind. Bumping `CLASSIFIER_VERSION` (whenever the
+architecture, the data or the training changes what the features mean) makes every old file
+stale: FIDs from different versions are not comparable.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -46,6 +45,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from gan import checkpointing
 from gan import input_pipeline
 
 CLASSIFIER_VERSION = 1
@@ -55,8 +55,11 @@ NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 
 DEFAULT_SEED = 0
-DEFAULT_NUM_STEPS = 2000
-DEFAULT_BATCH_SIZE = 128
+# 1,500 steps of 64 = 24 epochs of the 4,000 digits: 98.5% held-out accuracy, 91 CPU-seconds
+# (131 s wall on two busy CPU cores). 600 steps of 128: 98.3%; 1,000 of 128: 98.6%; twice the
+# channels (32, 64): no gain at twice the cost.
+DEFAULT_NUM_STEPS = 1500
+DEFAULT_BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 WEIGHT_DECAY = 1e-4
 DROPOUT_RATE = 0.5
@@ -74,9 +77,9 @@ _BACKGROUND = -1.0  # Black in the [-1, 1] range of `input_pipeline`.
 class MnistClassifier(nn.Module):
   """A small CNN for 28x28x1 digits in [-1, 1]: two conv-pool blocks, dense 128, dense 10.
 
-  ``conv3x3(32) - relu - maxpool2 - conv3x3(64) - relu - maxpool2 - dense(128) - relu
-  [= features] - dropout(0.5) - dense(10) [= logits]``; 421,642 parameters, no BatchNorm (the
-  variables are ``{'params': ...}`` only, and examples never interact).
+  ``conv3x3(16) - relu - maxpool2 - conv3x3(32) - relu - maxpool2 - dense(128) - relu
+  [= features] - dropout(0.5) - dense(10) [= logits]``; 206,922 parameters, no BatchNorm
+  (the variables are ``{'params': ...}`` only, and examples never interact).
 
   Attributes:
     dropout_rate: dropout on the features during training.
@@ -96,7 +99,7 @@ class MnistClassifier(nn.Module):
       ``logits [B, 10]``, or ``(logits, features [B, FEATURE_DIM])`` with ``return_features``.
     """
     x = images.astype(jnp.float32)
-    for channels in (32, 64):
+    for channels in (16, 32):
       x = nn.relu(nn.Conv(channels, (3, 3))(x))
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
     features = nn.relu(nn.Dense(FEATURE_DIM)(x.reshape(x.shape[0], -1)))
@@ -292,6 +295,12 @@ def train_classifier(data_dir: Optional[str] = None, seed: int = DEFAULT_SEED,
     Simard et al. 2003, "Best practices for convolutional neural networks applied to visual
     document analysis" (training on shifted/distorted digits).
   """
+  variables, accuracy, _ = _train_and_evaluate(data_dir, seed, num_steps, batch_size, log)
+  return variables, accuracy
+
+
+def _train_and_evaluate(data_dir, seed, num_steps, batch_size, log):
+  """`train_classifier`, also returning the split sizes ``{'train': n, 'test': m}``."""
   num_steps = _check_positive("num_steps", num_steps)
   batch_size = _check_positive("batch_size", batch_size)
   train_source = input_pipeline.make_source(_DATASET, "train", data_dir=data_dir)
@@ -305,15 +314,18 @@ def train_classifier(data_dir: Optional[str] = None, seed: int = DEFAULT_SEED,
     batch = train_source.batch(step, batch_size, seed)
     params, opt_state, loss = train_step(params, opt_state, np.int32(step), batch["image"],
                                          batch["label"])
-    if log is not None and ((step + 1) % 500 == 0 or step + 1 == num_steps):
+    if (step + 1) % 500 == 0 or step + 1 == num_steps:
       loss = float(loss)
       if not np.isfinite(loss):
-        raise FloatingPointError(f"The classifier's training loss is {loss} at step {step}.")
-      log(f"  step {step + 1}/{num_steps}: train loss {loss:.4f}")
+        raise FloatingPointError(f"The classifier's training loss is {loss} at step {step + 1}; "
+                                 "lower LEARNING_RATE.")
+      if log is not None:
+        log(f"  step {step + 1}/{num_steps}: train loss {loss:.4f}")
   variables = {"params": params}
   test = test_source.all_examples()
   predictions = np.argmax(batched_outputs(variables, test["image"])["logits"], axis=-1)
-  return variables, float(np.mean(predictions == test["label"]))
+  sizes = {"train": train_source.num_examples, "test": test_source.num_examples}
+  return variables, float(np.mean(predictions == test["label"])), sizes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,19 +338,14 @@ def default_cache_dir() -> str:
 
 
 def classifier_dir(cache_dir: Optional[str] = None) -> str:
-  """The directory of the current version: ``<cache_dir>/mnist_classifier/v<CLASSIFIER_VERSION>``."""
+  """The current version's directory, ``<cache_dir>/mnist_classifier/v<CLASSIFIER_VERSION>``."""
   cache_dir = os.path.expanduser(os.fspath(cache_dir)) if cache_dir else default_cache_dir()
   return os.path.join(os.path.abspath(cache_dir), "mnist_classifier", f"v{CLASSIFIER_VERSION}")
 
 
 def variables_sha256(variables: Mapping[str, Any]) -> str:
-  """sha256 over every leaf's path, dtype, shape and bytes (in the sorted order of `jax.tree`)."""
-  digest = hashlib.sha256()
-  for path, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]:
-    array = np.ascontiguousarray(jax.device_get(leaf))
-    digest.update(f"{jax.tree_util.keystr(path)}|{array.dtype.str}|{array.shape}\n".encode())
-    digest.update(array.tobytes())
-  return digest.hexdigest()
+  """sha256 over every leaf's path, dtype, shape and bytes, in tree order (as checkpoints use)."""
+  return checkpointing.tree_checksum(variables)
 
 
 def _recipe(seed: int, num_steps: int, batch_size: int) -> dict[str, Any]:
@@ -449,8 +456,8 @@ def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional
 
   A saved classifier is used only if its version, architecture and training recipe (seed,
   steps, batch size) match the request and the sha256 of its weights matches its metadata.
-  Otherwise (missing, stale, corrupted) a new one is trained with `train_classifier` (about a
-  minute on two CPU cores), saved atomically with `save_classifier`, and returned; ``log`` says
+  Otherwise (missing, stale, corrupted) a new one is trained with `train_classifier` (1-2
+  minutes on two CPU cores), saved atomically with `save_classifier`, and returned; ``log`` says
   which case happened and why.
 
   Args:
@@ -477,7 +484,7 @@ def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional
       classifier = _load_classifier(directory, recipe)
     except FileNotFoundError:
       log(f"No MNIST evaluation classifier in {directory}; training one on {_DATASET} "
-          "(about a minute on two CPU cores).")
+          "(1-2 minutes on two CPU cores).")
     except _InvalidClassifier as e:
       log(f"Not using the MNIST classifier in {directory}: {e}. Retraining it.")
     else:
@@ -485,13 +492,13 @@ def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional
           f"{classifier.accuracy:.2%}).")
       return classifier
   start = time.time()
-  variables, accuracy = train_classifier(data_dir, seed, num_steps, batch_size, log=log)
+  variables, accuracy, sizes = _train_and_evaluate(data_dir, seed, num_steps, batch_size, log)
   seconds = time.time() - start
   metadata = {
       **recipe,
       "held_out_accuracy": accuracy,
-      "train_examples": 4000,
-      "test_examples": 1000,
+      "train_examples": sizes["train"],
+      "test_examples": sizes["test"],
       "feature_dim": FEATURE_DIM,
       "train_seconds": round(seconds, 1),
       "jax_version": jax.__version__,

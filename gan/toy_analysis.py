@@ -1,4 +1,4 @@
-"""Densities and the optimal discriminator, for looking at 1-D GANs (Goodfellow et al. 2014, Fig. 1).
+"""Densities and the optimal discriminator, for looking at 1-D GANs (Goodfellow et al. 2014).
 
 Pure functions of arrays: a Gaussian density, a Gaussian kernel density estimate (KDE) of a
 generator's samples, and the optimal discriminator ``D*(x) = p_data(x) / (p_data(x) + p_g(x))``

@@ -196,7 +196,7 @@ def test_saved_layout_and_metadata(saved_cache, model):
 
 
 def test_load_returns_saved_weights_without_training(saved_cache, data_dir, model, monkeypatch):
-  monkeypatch.setattr(classifier, "train_classifier",
+  monkeypatch.setattr(classifier, "_train_and_evaluate",
                       lambda *a, **k: pytest.fail("a valid saved classifier was retrained"))
   loaded, log = load_logged(saved_cache, data_dir)
   assert "Loaded" in log
@@ -306,9 +306,9 @@ def test_interrupted_training_leaves_nothing(tmp_path, data_dir, monkeypatch):
   def crash(*args, **kwargs):
     raise KeyboardInterrupt
 
-  monkeypatch.setattr(classifier, "train_classifier", crash)
+  monkeypatch.setattr(classifier, "_train_and_evaluate", crash)
   with pytest.raises(KeyboardInterrupt):
-    classifier.load_or_train_classifier(str(tmp_path), data_dir, log=None)
+    classifier.load_or_train_classifier(str(tmp_path), data_dir, log=None, **TINY)
   assert not os.path.exists(os.path.join(str(tmp_path), "mnist_classifier"))
 
 

@@ -87,8 +87,8 @@ def test_saturation_rejects_losses_that_do_not_act_on_d():
 
 
 def test_panel_steps():
-  assert goodfellow_fig1.panel_steps_for(3000) == [25, 75, 300, 3000]
-  assert goodfellow_fig1.panel_steps_for(75) == [25, 75]
+  assert goodfellow_fig1.panel_steps_for(3000) == [25, 50, 500, 3000]
+  assert goodfellow_fig1.panel_steps_for(50) == [25, 50]
   assert goodfellow_fig1.panel_steps_for(3) == [3]
   with pytest.raises(ValueError, match="num_steps must be >= 0"):
     goodfellow_fig1.panel_steps_for(-1)
