@@ -43,3 +43,19 @@ def maybe_initialize_distributed(coordinator: Optional[str], num_processes: Opti
   if jax.config.jax_platforms in (None, "", "cpu") or jax.default_backend() == "cpu":
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(coordinator, num_processes=num_processes, process_id=process_id)
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with a malformed flag reported as one line and exit status 2.
+
+  Pass as ``app.run(main, flags_parser=cli.parse_flags)``. Covers unknown flags, values of the
+  wrong type (``--config.batch_size=abc``), unknown config fields and missing config files.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, KeyError, AttributeError, ValueError, TypeError, OSError) as e:
+    message = " ".join(str(e).split()) or type(e).__name__
+    print(f"error: {message} (see --helpfull for the flags; config fields are listed in "
+          f"experiments/configs/common.py)", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)

@@ -17,6 +17,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from experiments import cli
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: newest good).")
 _INCEPTION = flags.DEFINE_string("inception_weights", None,
@@ -38,6 +40,9 @@ def evaluate(workdir, step=None, inception_weights=None, log=print):
     config = ml_collections.ConfigDict(json.load(f))
   if inception_weights:
     config.inception_weights = inception_weights
+  # The feature network first: a missing Inception weights file is reported before any restore.
+  network = (None if config.dataset.startswith("toy_")
+             else evaluation.feature_network(config, log))
   gan = train.build_gan(trainer.model_config(config))
   like = train.create_state(gan, jax.random.key(config.seed))
   checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
@@ -53,7 +58,7 @@ def evaluate(workdir, step=None, inception_weights=None, log=print):
           f"--step {step} has no checkpoint in {workdir}; available steps: "
           f"{', '.join(map(str, available)) or 'none'}.")
     state = checkpointer.restore(step, like)
-  result = evaluation.evaluate_state(config, gan, state, log=log)
+  result = evaluation.evaluate_state(config, gan, state, network=network, log=log)
   result["step"] = int(step)
   table = evaluation.format_table(result)
   out_dir = os.path.join(workdir, "eval")
@@ -71,7 +76,6 @@ def evaluate(workdir, step=None, inception_weights=None, log=print):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from experiments import cli  # pylint: disable=g-import-not-at-top
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(
@@ -79,4 +83,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  app.run(main, flags_parser=cli.parse_flags)

@@ -20,6 +20,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from experiments import cli
+
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                                "dcgan_mnist.py")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding one workdir per run.")
@@ -101,7 +103,6 @@ def run_sweep(base, workdir, grid_specs, seeds_text):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from experiments import cli  # pylint: disable=g-import-not-at-top
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(
@@ -109,4 +110,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  app.run(main, flags_parser=cli.parse_flags)

@@ -17,6 +17,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from experiments import cli
+
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None,
                                  "Cache root (default: $JAXGAN_CACHE or ~/.cache/jaxgan).")
 _DATA_DIR = flags.DEFINE_string("data_dir", None,
@@ -33,7 +35,6 @@ _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from experiments import cli  # pylint: disable=g-import-not-at-top
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it renames at INFO
 
@@ -54,4 +55,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,112 @@
+"""Bad invocations of the command lines: one clear line, a non-zero exit, nothing of earlier runs
+changed, no traceback. Table-driven; each row runs the real command in a subprocess."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments.configs import dcgan_mnist
+from gan import inception
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+  """An earlier run (trained for real, 2 steps) and the odds and ends the bad calls point at."""
+  base = tmp_path_factory.mktemp("cli")
+  data_dir = str(base / "tfds")
+  run = str(base / "earlier_run")
+  tiny = ["--config.model=mlp", "--config.batch_size=8", "--config.num_steps=2",
+          "--config.sample_every=0", "--config.checkpoint_every=2", f"--config.data_dir={data_dir}"]
+  subprocess.run([sys.executable, "-m", "experiments.train", f"--workdir={run}"] + tiny, cwd=ROOT,
+                 env=_env(), check=True, capture_output=True)
+  a_file = base / "a_file"
+  a_file.write_text("not a directory")
+  cifar_run = base / "cifar_run"
+  cifar_run.mkdir()
+  config = dcgan_mnist.get_config()
+  config.dataset, config.model = "cifar10", "dcgan32"
+  (cifar_run / "config.json").write_text(config.to_json())
+  bad_weights = base / "bad_inception.npz"
+  state_dict = inception.random_inception_state_dict(0)
+  name = next(iter(state_dict))
+  state_dict[name] = np.zeros((3, 3), np.float32)
+  inception.save_npz(str(bad_weights), state_dict)
+  return dict(base=str(base), run=run, tiny=tiny, data_dir=data_dir, file=str(a_file),
+              cifar_run=str(cifar_run), bad_weights=str(bad_weights), empty=str(base / "empty"))
+
+
+def _env():
+  return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT, TFDS_DATA_DIR="/nonexistent",
+              XLA_FLAGS="--xla_force_host_platform_device_count=8")
+
+
+def _snapshot(directory):
+  digest = {}
+  for folder, _, names in os.walk(directory):
+    for name in names:
+      path = os.path.join(folder, name)
+      digest[os.path.relpath(path, directory)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+  return digest
+
+
+TRAIN, EVALUATE, SWEEP = "experiments.train", "experiments.evaluate", "experiments.sweep"
+# (module, arguments with {placeholders}, what the error line must say)
+CASES = [
+    (TRAIN, ["--workdir={base}/t1", "--config.loss=minimax"], "choose one of: saturating"),
+    (TRAIN, ["--workdir={base}/t2", "--config.model=resnet"], "choose one of: mlp, dcgan28"),
+    (TRAIN, ["--workdir={base}/t3", "--config.dataset=imagenet"], "choose one of: mnist5k"),
+    (TRAIN, ["--workdir={base}/t4", "--config.optimizer=adagrad"], "choose one of: adam"),
+    (TRAIN, ["--workdir={base}/t5", "--config.g_learning_rate=0.0"], "must be a positive number"),
+    (TRAIN, ["--workdir={base}/t6", "--config.d_learning_rate=-0.1"], "must be a positive number"),
+    (TRAIN, ["--workdir={base}/t7", "--config.batch_size=0"], "must be a positive integer"),
+    (TRAIN, ["--workdir={base}/t8", "--config.batch_size=-8"], "must be a positive integer"),
+    (TRAIN, ["--workdir={base}/t9", "--config.num_steps=0"], "must be a positive integer"),
+    (TRAIN, ["--workdir={base}/t10", "--config.batch_size=12"], "over 8 devices"),
+    (TRAIN, ["--workdir={base}/t11", "--config.dataset=cifar10"], "makes 28x28 images"),
+    (TRAIN, ["--workdir={base}/t12", "--config.model=mlp", "--config.dataset=cifar10",
+             "--config.data_dir={empty}"], "not available offline"),
+    (TRAIN, ["--workdir={file}"], "is a file, not a directory"),
+    (TRAIN, ["--workdir={file}/sub"], "cannot be created"),
+    (TRAIN, ["--workdir={run}", "--config.loss=hinge", "--config.model=mlp",
+             "--config.batch_size=8", "--config.sample_every=0", "--config.checkpoint_every=2",
+             "--config.data_dir={data_dir}"], "loss: 'non_saturating' -> 'hinge'"),
+    (TRAIN, ["--workdir={base}/t16", "--config.batch_size=abc"], "batch_size"),
+    (TRAIN, ["--workdir={base}/t17", "--config.no_such_field=1"], "no_such_field"),
+    (TRAIN, ["--workdir={base}/t18", "--config={base}/missing_config.py"], "missing_config.py"),
+    (TRAIN, ["--workdir={base}/t19", "--config.nan_policy=ignore"], "choose one of: stop"),
+    (TRAIN, ["--workdir={base}/t20", "--config.ema_decay=1.5"], "must be in [0, 1)"),
+    (TRAIN, ["--workdir={base}/t21", "stray_argument"], "Unexpected arguments"),
+    (TRAIN, [], "workdir"),
+    (EVALUATE, ["--workdir={empty}"], "holds no training run"),
+    (EVALUATE, ["--workdir={run}", "--step=999"], "--step 999 has no checkpoint"),
+    (EVALUATE, ["--workdir={cifar_run}"], "pt_inception-2015-12-05"),
+    (EVALUATE, ["--workdir={cifar_run}", "--inception_weights={base}/nowhere.pth"], "nowhere.pth"),
+    (EVALUATE, ["--workdir={cifar_run}", "--inception_weights={bad_weights}"], "shape"),
+    (SWEEP, ["--workdir={base}/s1", "--grid=loss"], "not of the form field=value1,value2"),
+    (SWEEP, ["--workdir={base}/s2", "--grid=los=hinge"], "config has no field 'los'"),
+    (SWEEP, ["--workdir={base}/s3", "--seeds=a,b"], "comma-separated integers"),
+    (SWEEP, ["--workdir={base}/s4", "--grid=loss=hinge,minimax"], "config.loss='minimax'"),
+    (SWEEP, ["--workdir={base}/s5", "--grid=batch_size=8,x"], "'x' is not a valid int"),
+]
+
+
+@pytest.mark.parametrize("module,args,expected", CASES,
+                         ids=[f"{m.split('.')[-1]}-{i}" for i, (m, _, _) in enumerate(CASES)])
+def test_bad_invocation(world, module, args, expected):
+  before = _snapshot(world["run"])
+  args = [a.format(**world) for a in args]
+  result = subprocess.run([sys.executable, "-m", module] + args, cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode != 0, result.stdout + result.stderr
+  assert "Traceback" not in result.stderr, result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith(("error:", "FATAL"))]
+  assert len(errors) == 1, result.stderr
+  assert expected in errors[0], errors[0]
+  assert _snapshot(world["run"]) == before  # no file of the earlier run changed
