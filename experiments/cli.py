@@ -53,9 +53,36 @@ def parse_flags(argv):
   """
   from absl import flags  # pylint: disable=g-import-not-at-top
   try:
-    return flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv)
+    if "config" in flags.FLAGS:
+      _ = flags.FLAGS["config"].value.keys()  # config files load lazily: load it here
+    return remaining
   except (flags.Error, KeyError, AttributeError, ValueError, TypeError, OSError) as e:
     message = " ".join(str(e).split()) or type(e).__name__
     print(f"error: {message} (see --helpfull for the flags; config fields are listed in "
           f"experiments/configs/common.py)", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def define_config_flag(default_path: str, help_text: str = "Config file (experiments/configs/*.py)."):
+  """``config_flags.DEFINE_config_file('config', ...)``, with its import-time errors made readable.
+
+  ml_collections reads ``--config.field=value`` overrides from ``sys.argv`` when the flag is
+  defined, so an unknown field fails at import, before absl's parser could report it.
+  """
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  try:
+    return config_flags.DEFINE_config_file("config", default_path, help_text, lock_config=True)
+  except (KeyError, AttributeError, ValueError, TypeError, OSError) as e:
+    field = " ".join(str(e).split()).strip("'\"")
+    print(f"error: the config has no field {field}; the fields are listed (and documented) in "
+          f"experiments/configs/common.py.", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def reject_unexpected_arguments(argv) -> None:
+  """Exits with one line when positional arguments were given (all inputs are --flags)."""
+  if len(argv) > 1:
+    print(f"error: unexpected arguments {' '.join(argv[1:])!r}; every input is a --flag "
+          f"(see --helpfull).", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)

@@ -74,8 +74,7 @@ def evaluate(workdir, step=None, inception_weights=None, log=print):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  cli.reject_unexpected_arguments(argv)
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(

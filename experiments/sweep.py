@@ -18,15 +18,13 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
 from experiments import cli
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                                "dcgan_mnist.py")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding one workdir per run.")
-_CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Base config file.",
-                                          lock_config=True)
+_CONFIG = cli.define_config_flag(_DEFAULT_CONFIG, "Base config file.")
 _GRID = flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable): values to sweep.")
 _SEEDS = flags.DEFINE_string("seeds", "0", "Comma-separated seeds, e.g. 0,1,2.")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
@@ -101,8 +99,7 @@ def run_sweep(base, workdir, grid_specs, seeds_text):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  cli.reject_unexpected_arguments(argv)
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(

@@ -14,16 +14,13 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
 from experiments import cli
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                                "dcgan_mnist.py")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
-_CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
-                                          "Config file (experiments/configs/*.py).",
-                                          lock_config=True)
+_CONFIG = cli.define_config_flag(_DEFAULT_CONFIG)
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None,
                                    "host:port of process 0, for a multi-process run.")
@@ -33,8 +30,7 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  cli.reject_unexpected_arguments(argv)
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it renames at INFO
   cli.maybe_initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)

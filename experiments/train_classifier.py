@@ -33,8 +33,7 @@ _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  cli.reject_unexpected_arguments(argv)
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it renames at INFO
 

@@ -82,7 +82,7 @@ CASES = [
     (TRAIN, ["--workdir={base}/t18", "--config={base}/missing_config.py"], "missing_config.py"),
     (TRAIN, ["--workdir={base}/t19", "--config.nan_policy=ignore"], "choose one of: stop"),
     (TRAIN, ["--workdir={base}/t20", "--config.ema_decay=1.5"], "must be in [0, 1)"),
-    (TRAIN, ["--workdir={base}/t21", "stray_argument"], "Unexpected arguments"),
+    (TRAIN, ["--workdir={base}/t21", "stray_argument"], "unexpected arguments"),
     (TRAIN, [], "workdir"),
     (EVALUATE, ["--workdir={empty}"], "holds no training run"),
     (EVALUATE, ["--workdir={run}", "--step=999"], "--step 999 has no checkpoint"),
