@@ -77,7 +77,7 @@ class GAN:
   r1_gamma: float = 0.0
   gp_weight: float = 0.0
   share_generator_forward: bool = True
-  concat_real_fake: bool = True
+  concat_real_fake: bool = False
 
 
 def make_optimizer(name: str, learning_rate: float, b1: float = 0.5, b2: float = 0.999
@@ -112,7 +112,7 @@ def build_gan(config: ml_collections.ConfigDict) -> GAN:
       r1_gamma=float(config.get("r1_gamma", 0.0)),
       gp_weight=float(config.get("gp_weight", 0.0)),
       share_generator_forward=bool(config.get("share_generator_forward", True)),
-      concat_real_fake=bool(config.get("concat_real_fake", True)),
+      concat_real_fake=bool(config.get("concat_real_fake", False)),
   )
 
 
