@@ -29,13 +29,34 @@ DCGAN28_CONFIG = dict(model="dcgan28", data_shape=(28, 28, 1), loss="non_saturat
                       optimizer="adam", g_learning_rate=2e-4, d_learning_rate=2e-4, latent_dim=100,
                       ema_decay=0.0)
 OURS = "jaxgan (jit)"
-# Our step with one optimisation off: what each is worth.
-VARIANTS = {
-    "jaxgan, upsample then conv": dict(phase_decomposed_upsample=False),
-    "jaxgan, G run twice": dict(share_generator_forward=False),
-    "jaxgan, D on real and fake apart": dict(concat_real_fake=False),
-    "jaxgan, no dropout": dict(d_dropout=0.0),
-}
+
+
+def speed_knobs() -> dict:
+  """The speed settings our step runs with under `DCGAN28_CONFIG` (the library's defaults)."""
+  from benchmarks import jaxgan_runners  # pylint: disable=g-import-not-at-top
+  from gan import train  # pylint: disable=g-import-not-at-top
+  gan = train.build_gan(jaxgan_runners.make_config(DCGAN28_CONFIG))
+  return dict(phase_decomposed_upsample=gan.generator.phase_decomposed,
+              share_generator_forward=gan.share_generator_forward,
+              concat_real_fake=gan.concat_real_fake, d_dropout=gan.discriminator.dropout_rate)
+
+
+def variants() -> dict:
+  """Our step with one speed setting flipped from its default (and without dropout), by name."""
+  knobs = speed_knobs()
+  label = lambda key, if_true, if_false: if_false if knobs[key] else if_true
+  return {
+      "jaxgan, " + label("phase_decomposed_upsample", "phase-decomposed upsample",
+                         "upsample then conv"):
+          dict(phase_decomposed_upsample=not knobs["phase_decomposed_upsample"]),
+      "jaxgan, " + label("share_generator_forward", "G forward shared", "G run twice"):
+          dict(share_generator_forward=not knobs["share_generator_forward"]),
+      "jaxgan, " + label("concat_real_fake", "one D call on [real; fake]",
+                         "D on real and fake apart"):
+          dict(concat_real_fake=not knobs["concat_real_fake"]),
+      "jaxgan, no dropout": dict(d_dropout=0.0),
+  }
+
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "tensorflow-cpu", "keras")
 
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["32", "64", "256"], "Batch sizes to time.")
@@ -74,7 +95,7 @@ def implementations() -> List[harness.Implementation]:
     impls.append(harness.Implementation("Keras train_on_batch (seed)",
                                         "benchmarks.keras_dcgan:KerasDCGAN", "tensorflow"))
   if _VARIANTS.value:
-    for name, override in VARIANTS.items():
+    for name, override in variants().items():
       impls.append(harness.Implementation(name, "benchmarks.jaxgan_runners:JaxganStep", "jax",
                                           dict(config=dict(DCGAN28_CONFIG, **override))))
   return impls
@@ -109,6 +130,7 @@ def flops_table(results: Dict[int, List[harness.Result]], peak: float) -> str:
   Variants are credited with their own compiled FLOPs.
   """
   from benchmarks import flops  # pylint: disable=g-import-not-at-top
+  variant_overrides = variants()
   memo = {}
 
   def count(config, batch_size):  # a compile each: count each (config, batch size) once
@@ -128,8 +150,8 @@ def flops_table(results: Dict[int, List[harness.Result]], peak: float) -> str:
         continue
       if result.name == OURS:
         work = ours
-      elif result.name in VARIANTS:
-        work = count(dict(DCGAN28_CONFIG, **VARIANTS[result.name]), batch_size)
+      elif result.name in variant_overrides:
+        work = count(dict(DCGAN28_CONFIG, **variant_overrides[result.name]), batch_size)
       else:
         work = direct
       achieved = work / result.median_s / 1e9
@@ -142,18 +164,20 @@ def flops_table(results: Dict[int, List[harness.Result]], peak: float) -> str:
 NOTES = """\
 Notes:
 
-- One iteration everywhere: G forward on fresh z, a D update on [real; fake] (one D call: D has no
-  BatchNorm), a G update through D with D's weights frozen. jaxgan and PyTorch reuse the D step's
-  G forward for the G update (jaxgan pulls the gradient back through a saved VJP, PyTorch through
-  the autograd graph, as in the PyTorch DCGAN example); the seed's Keras loop generates with
-  `generator.predict_on_batch` (BatchNorm in inference mode) and runs G again, in training mode,
-  inside `gan.train_on_batch`, which is what it does.
+- One iteration everywhere: G forward on fresh z, a D update on real and fake, a G update through
+  D with D's weights frozen. jaxgan runs D on real and fake as its `concat_real_fake` default says
+  (above); PyTorch makes one D call on [real; fake] (one call or two measured within 5% of each
+  other for PyTorch here). jaxgan and PyTorch reuse the D step's G forward for the G update
+  (jaxgan pulls the gradient back through a saved VJP, PyTorch through the autograd graph, as in
+  the PyTorch DCGAN example); the seed's Keras loop generates with
+  `generator.predict_on_batch` (BatchNorm in inference mode), makes one D call on [real; fake],
+  and runs G again, in training mode, inside `gan.train_on_batch`, which is what it does.
 - jaxgan: `jit_train_step(build_gan(config))`, state donated, z and dropout masks drawn inside the
   step; time includes `block_until_ready` on the new state. Its nearest-upsample + 5x5 conv
   layers run as a 3x3 conv over four output phases (identical function, ~2.8x fewer G FLOPs).
-- PyTorch: channels-last (NHWC) activations (~10% faster than NCHW here), `Adam(fused=True)`,
-  `OMP_WAIT_POLICY=PASSIVE` (see the flag: OpenMP's spinning barriers lose badly on a shared
-  machine, 2-3x in quick tests while other jobs ran); torch.compile
+- PyTorch: channels-last (NHWC) activations (as fast as NCHW at batch 64, 15-25% faster at
+  256), `Adam(fused=True)`, `OMP_WAIT_POLICY=PASSIVE` (see the flag: OpenMP's spinning barriers
+  lose badly on a shared machine, 2-3x in quick tests while other jobs ran). torch.compile
   compiles G and the two loss functions (forward and backward through AOTAutograd) with static
   shapes, so each batch size compiles anew ("first step" column; Inductor's on-disk cache in
   /tmp/torchinductor_$USER makes later runs quick, a cold compile took 100-190 s per batch size
@@ -183,6 +207,8 @@ def main(argv):
   report = "\n\n".join([
       harness.run_header("dcgan28 training speed on CPU", PACKAGES, _THREADS.value,
                          load_before),
+      "Our step's speed settings (the library defaults at run time): " + ", ".join(
+          f"`{k}={v}`" for k, v in speed_knobs().items()) + ".",
       "## Time per iteration", timing_table(results),
       "## FLOPs (XLA cost analysis) and achieved throughput",
       f"float32 matmul peak, 2048x2048 `jnp.dot`, best of 7 calls, best of 3 tries: "

@@ -7,7 +7,7 @@ few milliseconds of arithmetic and the cost of dispatching it matters. Ours is t
 * ``--scan_steps`` steps fused into one dispatch by `jax.lax.scan` over a stacked real-batch array
   (`benchmarks.jaxgan_runners.scan_train_steps`), reported per step;
 * ``--seeds`` independent runs at once, `jax.vmap` over the whole `GANState` (one step each per
-  dispatch), reported per seed-step; and the same with the scan inside.
+  dispatch), reported per seed-step; and the same with a scan of ``--vmap_scan_steps`` inside.
 
 PyTorch eager runs the same model and iteration. Round robin, one process per implementation
 (`benchmarks.harness`).
@@ -34,6 +34,8 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Examples per D update.")
 _SCAN_STEPS = flags.DEFINE_integer("scan_steps", 100, "Steps per dispatch for the scan.")
 _SEEDS = flags.DEFINE_integer("seeds", 16, "Seeds trained at once for the vmap.")
+_VMAP_SCAN_STEPS = flags.DEFINE_integer("vmap_scan_steps", 10, "Steps per dispatch for the "
+                                        "vmap-over-seeds-with-scan row.")
 _ROUNDS = flags.DEFINE_integer("rounds", 7, "Round-robin rounds.")
 _BLOCK_S = flags.DEFINE_float("block_s", 1.0, "Seconds of steps per implementation per round.")
 _WARMUP_S = flags.DEFINE_float("warmup_s", 1.0, "Seconds of warm-up after the first step.")
@@ -46,7 +48,7 @@ _OUTPUT = flags.DEFINE_string("output", "benchmarks/results/toy_cpu.md",
 
 def implementations():
   """Ours three (four) ways, then PyTorch eager."""
-  scan, seeds = _SCAN_STEPS.value, _SEEDS.value
+  scan, seeds, vmap_scan = _SCAN_STEPS.value, _SEEDS.value, _VMAP_SCAN_STEPS.value
   env = dict(OMP_WAIT_POLICY=_OMP_WAIT_POLICY.value) if _OMP_WAIT_POLICY.value else {}
   return [
       harness.Implementation(OURS, "benchmarks.jaxgan_runners:JaxganStep", "jax",
@@ -57,9 +59,9 @@ def implementations():
       harness.Implementation(f"jaxgan, vmap over {seeds} seeds (per seed-step)",
                              "benchmarks.jaxgan_runners:JaxganVmap", "jax",
                              dict(config=TOY_CONFIG, seeds=seeds)),
-      harness.Implementation(f"jaxgan, vmap over {seeds} seeds x scan of {scan} steps "
+      harness.Implementation(f"jaxgan, vmap over {seeds} seeds x scan of {vmap_scan} steps "
                              "(per seed-step)", "benchmarks.jaxgan_runners:JaxganVmap", "jax",
-                             dict(config=TOY_CONFIG, seeds=seeds, steps_per_call=scan)),
+                             dict(config=TOY_CONFIG, seeds=seeds, steps_per_call=vmap_scan)),
       harness.Implementation("PyTorch eager", "benchmarks.torch_toy:TorchToyGAN", "torch",
                              dict(hidden=HIDDEN, latent_dim=2, data_dim=2, learning_rate=1e-4),
                              env),
@@ -86,18 +88,21 @@ def timing_table(results) -> str:
   return "\n".join(lines)
 
 
-def parameter_counts() -> str:
-  """Our G and D parameter counts, which the PyTorch model asserts for itself."""
+def model_summary(batch_size: int) -> str:
+  """Our G and D parameter counts (the PyTorch model asserts the same) and XLA's FLOPs per step."""
   harness.limit_threads("jax", _THREADS.value)
   import jax  # pylint: disable=g-import-not-at-top
-  from benchmarks import jaxgan_runners, torch_toy  # pylint: disable=g-import-not-at-top
+  from benchmarks import flops, jaxgan_runners, torch_toy  # pylint: disable=g-import-not-at-top
   from gan import train  # pylint: disable=g-import-not-at-top
   gan = train.build_gan(jaxgan_runners.make_config(TOY_CONFIG))
   state = train.create_state(gan, jax.random.key(0))
   count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
   g, d = count(state.g_params), count(state.d_params)
   assert g == torch_toy.mlp_params(2, HIDDEN, 2) and d == torch_toy.mlp_params(2, HIDDEN, 1)
-  return f"Parameters: G {g:,}, D {d:,} (the same in both frameworks)."
+  work = flops.train_step_flops(TOY_CONFIG, batch_size)
+  return (f"Parameters: G {g:,}, D {d:,} (the same in both frameworks). XLA counts "
+          f"{work / 1e9:.3f} GFLOP per iteration, so at these speeds a step is arithmetic, not "
+          "dispatch: fusing steps with scan has little to save.")
 
 
 NOTES = """\
@@ -121,7 +126,7 @@ def main(argv):
   report = "\n\n".join([
       harness.run_header(f"2-D toy GAN (MLP {HIDDEN}, latent 2, batch {_BATCH_SIZE.value}) "
                          "training speed on CPU", PACKAGES, _THREADS.value, load_before),
-      parameter_counts(),
+      model_summary(_BATCH_SIZE.value),
       timing_table(results),
       NOTES,
   ]) + "\n"

@@ -103,7 +103,8 @@ def _worker(conn, impl: Implementation, threads: int) -> None:
         warm = _time_steps(runner, 1)
         while sum(warm) * getattr(runner, "work", 1) < warmup_s:
           warm += _time_steps(runner, 1)
-        conn.send(("ok", dict(first_step_s=first, warmup_times=warm)))
+        conn.send(("ok", dict(first_step_s=first, warmup_times=warm,
+                              work=getattr(runner, "work", 1))))
       elif command == "time":
         conn.send(("ok", _time_steps(runner, arg)))
       else:
@@ -199,10 +200,11 @@ def run_round_robin(impls: Sequence[Implementation], batch_sizes: Sequence[int],
           log(f"  {worker.impl.name} left out: {result.error}")
           continue
         result.first_step_s = info["first_step_s"]
-        per_call = statistics.median(info["warmup_times"])
+        per_unit = statistics.median(info["warmup_times"])
+        per_call = per_unit * info["work"]
         steps[worker.impl.name] = max(1, int(block_s / max(per_call, 1e-9)))
-        log(f"  batch {batch_size} {worker.impl.name}: first step {info['first_step_s']:.1f} s, "
-            f"warm {1e3 * per_call:.2f} ms/step, {steps[worker.impl.name]} steps/block")
+        log(f"  batch {batch_size} {worker.impl.name}: first call {info['first_step_s']:.1f} s, "
+            f"warm {1e3 * per_unit:.2f} ms/step, {steps[worker.impl.name]} calls/block")
       live = [(w, r) for w, r in zip(workers, current) if r.error is None]
       for round_index in range(rounds):
         shift = round_index % max(1, len(live))

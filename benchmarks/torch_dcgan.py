@@ -5,8 +5,8 @@ Keras DCGAN), with the same parameter counts (asserted). One iteration is what
 `gan.train.train_step` does for ``n_critic = 1``:
 
 1. draw z, run G once (training mode, BatchNorm batch statistics);
-2. one D update on ``[real; fake.detach()]`` in a single D call (D has no BatchNorm, so this is
-   the same function as two calls), non-saturating loss from logits;
+2. one D update on ``real`` and ``fake.detach()``, in a single D call on both by default (D has no
+   BatchNorm, so this is the same function as two calls), non-saturating loss from logits;
 3. one G update through D on the same ``fake`` (the PyTorch DCGAN example's shared forward), with
    D's parameters frozen so no D weight gradients are computed.
 
@@ -86,13 +86,15 @@ class TorchDCGAN:
     channels_last: keep 4-D activations NHWC in memory (oneDNN's preferred layout).
     dynamic: ``torch.compile``'s ``dynamic``: False compiles each batch size anew, True once with
       a symbolic batch size.
+    concat_real_fake: one D call on ``[real; fake]`` in the D update (else one call on each).
     seed: for the parameters and the data.
   """
 
   def __init__(self, batch_size: int, compile: bool = False, channels_last: bool = False,
-               dynamic: bool = False, seed: int = 0):
+               dynamic: bool = False, concat_real_fake: bool = True, seed: int = 0):
     torch.manual_seed(seed)
     self.dynamic = dynamic
+    self.concat_real_fake = concat_real_fake
     self.batch_size = batch_size
     self.generator = Generator(channels_last=channels_last)
     self.discriminator = Discriminator()
@@ -118,10 +120,14 @@ class TorchDCGAN:
       self.fake_fn = self.generator
 
   def _d_loss(self, real, fake):
-    logits = self.discriminator(torch.cat([real, fake]))
-    n = real.shape[0]
+    if self.concat_real_fake:
+      n = real.shape[0]
+      logits = self.discriminator(torch.cat([real, fake]))
+      real_logits, fake_logits = logits[:n], logits[n:]
+    else:
+      real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
     # Non-saturating D loss: -log D(x) - log(1 - D(G(z))), as softplus of logits.
-    return F.softplus(-logits[:n]).mean() + F.softplus(logits[n:]).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
   def _g_loss(self, fake):
     return F.softplus(-self.discriminator(fake)).mean()  # -log D(G(z))

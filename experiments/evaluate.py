@@ -29,35 +29,14 @@ flags.mark_flags_as_required(["workdir"])
 
 def evaluate(workdir, step=None, inception_weights=None, log=print):
   """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from gan import checkpointing, evaluation, train, trainer  # pylint: disable=g-import-not-at-top
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(config_path):
-    raise trainer.ConfigError(f"--workdir {workdir} holds no training run (no config.json); "
-                              f"pass the workdir given to experiments.train.")
-  with open(config_path, encoding="utf-8") as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  from gan import evaluation, trainer  # pylint: disable=g-import-not-at-top
+  config = trainer.load_run_config(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
   # The feature network first: a missing Inception weights file is reported before any restore.
   network = (None if config.dataset.startswith("toy_")
              else evaluation.feature_network(config, log))
-  gan = train.build_gan(trainer.model_config(config))
-  like = train.create_state(gan, jax.random.key(config.seed))
-  checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
-  if step is None:
-    step, state = checkpointer.restore_latest_good(like)
-    if step is None:
-      raise checkpointing.CheckpointError(f"--workdir {workdir} has no checkpoint yet; train "
-                                          f"first (python -m experiments.train).")
-  else:
-    available = checkpointer.steps()
-    if step not in available:
-      raise checkpointing.CheckpointError(
-          f"--step {step} has no checkpoint in {workdir}; available steps: "
-          f"{', '.join(map(str, available)) or 'none'}.")
-    state = checkpointer.restore(step, like)
+  gan, step, state = trainer.restore_run(workdir, config, step, log)
   result = evaluation.evaluate_state(config, gan, state, network=network, log=log)
   result["step"] = int(step)
   table = evaluation.format_table(result)

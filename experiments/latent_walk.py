@@ -91,14 +91,8 @@ def load_run(workdir: str, log: Callable[[str], None] = print):
     trainer.ConfigError: ``workdir`` holds no run, or not an unconditional MNIST run.
     checkpointing.CheckpointError: the run has no usable checkpoint.
   """
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from gan import checkpointing, train, trainer  # pylint: disable=g-import-not-at-top
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(config_path):
-    raise trainer.ConfigError(f"--workdir {workdir} holds no training run (no config.json); "
-                              f"pass the workdir given to experiments.train.")
-  with open(config_path, encoding="utf-8") as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  from gan import trainer  # pylint: disable=g-import-not-at-top
+  config = trainer.load_run_config(workdir)
   if config.dataset not in MNIST_DATASETS:
     raise trainer.ConfigError(
         f"--workdir {workdir} trained on {config.dataset!r}; latent_walk needs an MNIST run "
@@ -107,17 +101,8 @@ def load_run(workdir: str, log: Callable[[str], None] = print):
     raise trainer.ConfigError(
         f"--workdir {workdir} is a class-conditional run; latent_walk finds digit classes in z "
         f"and needs an unconditional generator.")
-  gan = train.build_gan(trainer.model_config(config))
-  like = train.create_state(gan, jax.random.key(config.seed))
-  checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
-  try:
-    step, state = checkpointer.restore_latest_good(like)
-  finally:
-    checkpointer.close()
-  if step is None:
-    raise checkpointing.CheckpointError(f"--workdir {workdir} has no checkpoint yet; train "
-                                        f"first (python -m experiments.train).")
-  return config, gan, int(step), state
+  gan, step, state = trainer.restore_run(workdir, config, log=log)
+  return config, gan, step, state
 
 
 def make_sampler(gan, state, use_ema: bool, batch_size: int = 500

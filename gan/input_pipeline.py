@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from gan import metrics
 # Imported for its side effect: it registers the `mnist5k` TFDS builder.
 from gan.datasets import mnist5k  # pylint: disable=unused-import
 
@@ -136,25 +137,13 @@ def default_data_dir() -> str:
 
 
 def ring_means() -> np.ndarray:
-  """The 8 means of the 2-D ring: ``(cos 2 pi k / 8, sin 2 pi k / 8)``, k = 0..7, float32 [8, 2].
-
-  References:
-    Lin et al. 2018, "PacGAN: The power of two samples in generative adversarial networks";
-    Srivastava et al. 2017, "VEEGAN".
-  """
-  angles = 2.0 * np.pi * np.arange(RING_MODES) / RING_MODES
-  return (RING_RADIUS * np.stack([np.cos(angles), np.sin(angles)], axis=-1)).astype(np.float32)
+  """The 8 means of the 2-D ring (`gan.metrics.ring_means`), float32 ``[8, 2]``."""
+  return metrics.ring_means(RING_MODES, RING_RADIUS).astype(np.float32)
 
 
 def grid_means() -> np.ndarray:
-  """The 25 means of the 2-D grid, ``{-4, -2, 0, 2, 4}^2`` in row-major order, float32 [25, 2].
-
-  References:
-    Lin et al. 2018, "PacGAN: The power of two samples in generative adversarial networks".
-  """
-  axis = GRID_SPACING * (np.arange(GRID_SIDE) - (GRID_SIDE - 1) / 2)
-  xs, ys = np.meshgrid(axis, axis, indexing="ij")
-  return np.stack([xs.ravel(), ys.ravel()], axis=-1).astype(np.float32)
+  """The 25 means of the 2-D grid (`gan.metrics.grid_means`), float32 ``[25, 2]``."""
+  return metrics.grid_means(GRID_SIDE, GRID_SPACING).astype(np.float32)
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:

@@ -320,6 +320,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   return metrics
 
 
+def load_run_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a training run saved in ``workdir`` (raises `ConfigError` if there is none)."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.isfile(path):
+    raise ConfigError(f"--workdir {workdir} holds no training run (no config.json); pass the "
+                      f"workdir given to experiments.train.")
+  with open(path, encoding="utf-8") as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[int] = None,
+                log: Callable[[str], None] = print):
+  """``(gan, step, state)`` of a run: checkpoint ``step``, or the newest good one if None.
+
+  Raises:
+    checkpointing.CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
+  """
+  gan = train.build_gan(model_config(config))
+  like = train.create_state(gan, jax.random.key(config.seed))
+  checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
+  try:
+    if step is None:
+      step, state = checkpointer.restore_latest_good(like)
+      if step is None:
+        raise checkpointing.CheckpointError(f"--workdir {workdir} has no checkpoint yet; train "
+                                            f"first (python -m experiments.train).")
+    else:
+      available = checkpointer.steps()
+      if step not in available:
+        raise checkpointing.CheckpointError(
+            f"--step {step} has no checkpoint in {workdir}; available steps: "
+            f"{', '.join(map(str, available)) or 'none'}.")
+      state = checkpointer.restore(step, like)
+  finally:
+    checkpointer.close()
+  return gan, int(step), state
+
+
 def _write_progress(samples_dir: str, workdir: str) -> None:
   paths = sorted(glob.glob(os.path.join(samples_dir, "step_*.png")))
   if not paths:
