@@ -199,6 +199,23 @@ def _toy_reference(dataset: str, source) -> Optional[np.ndarray]:
 # The loop.
 
 
+def _make_evaluator(config, gan, log):
+  """``state -> {'eval/<metric>': value}``: `gan.evaluation` every ``eval_every`` steps, with
+  the feature network and the real-data references computed once."""
+  from gan import evaluation  # pylint: disable=g-import-not-at-top
+  cache = {}
+
+  def evaluate(state):
+    if not config.dataset.startswith("toy_") and not cache:
+      cache["network"] = evaluation.feature_network(config, log)
+      cache["references"] = evaluation.real_references(config, cache["network"])
+    result = evaluation.evaluate_state(config, gan, state, cache.get("references"),
+                                       cache.get("network"), log)
+    return {f"eval/{k}": float(v) for k, v in result["model"].items()}
+
+  return evaluate
+
+
 def _make_source(config):
   """The training split; on several processes, process 0 prepares it first (TFDS preparation
   into one data dir is not safe to run concurrently)."""
@@ -270,6 +287,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       images.save_png(picture, os.path.join(samples_dir, f"step_{step:06d}.png"))
       writer.image(step, "samples", picture)
 
+  evaluator = _make_evaluator(config, gan, log) if config.get("eval_every", 0) else None
   rows = config.batch_size * config.n_critic
   bar = writers.Progress(config.num_steps, start, enabled=is_main and progress)
   window, skipped, metrics = [], 0, {}
@@ -305,6 +323,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         window = []
       if config.sample_every and done % config.sample_every == 0:
         write_samples(done, state)
+      if evaluator and done % config.eval_every == 0:
+        writer.scalars(done, evaluator(state))
       if done % config.checkpoint_every == 0 or done == config.num_steps:
         checkpointer.save(done, state)
   finally:

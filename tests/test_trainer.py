@@ -206,3 +206,15 @@ def test_nan_policy_skip_step_skips_only_the_bad_update(tmp_path, data_dir, monk
       4, trainer.train.create_state(gan, jax.random.key(0)))
   assert int(state.step) == 4
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state))
+
+
+def test_evaluation_every_n_steps_is_logged(tmp_path):
+  config = tiny_config(str(tmp_path / "tfds"), dataset="toy_ring", model="mlp", mlp_output="linear",
+                       latent_dim=2, num_steps=4, eval_every=2, sample_every=0, d_dropout=0.0)
+  workdir = str(tmp_path / "run")
+  trainer.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
+  lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  evals = [l for l in lines if "eval/modes" in l]
+  assert [l["step"] for l in evals] == [2, 4]
+  for line in evals:
+    assert 0 <= line["eval/modes"] <= 8 and 0.0 <= line["eval/high_quality"] <= 1.0

@@ -45,6 +45,6 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 3
   c.sample_every = 500
   c.num_samples = 64           # the fixed-z sample grid (a square number)
-  c.eval_every = 0             # 0 = only `experiments.evaluate`; N = evaluate every N steps
+  c.eval_every = 0             # 0 = only `experiments.evaluate`; N = also log it every N steps
   c.eval_num_samples = 1000
   return c
