@@ -220,12 +220,7 @@ def main(argv):
       flops_table(results, peak),
       NOTES,
   ]) + "\n"
-  print(report)
-  if _OUTPUT.value:
-    os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
-    with open(_OUTPUT.value, "w") as f:
-      f.write(report)
-    print(f"Wrote {_OUTPUT.value}")
+  harness.publish_report(report, _OUTPUT.value)
 
 
 if __name__ == "__main__":

@@ -275,3 +275,13 @@ def fmt(value: float, digits: int = 2) -> str:
   if value != value:  # NaN
     return "—"
   return f"{value:,.{digits}f}"
+
+
+def publish_report(report: str, output: Optional[str]) -> None:
+  """Prints a benchmark's markdown report and, when ``output`` is set, writes it there."""
+  print(report)
+  if output:
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    with open(output, "w") as f:
+      f.write(report)
+    print(f"Wrote {output}")
