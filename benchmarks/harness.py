@@ -164,6 +164,31 @@ class Result:
     return q[0], q[2]
 
 
+def fastest(results: Sequence[Result]) -> Optional[Result]:
+  """The result with the lowest median time among those that ran (None if none did)."""
+  ran = [r for r in results if r.error is None and r.all_times]
+  return min(ran, key=lambda r: r.median_s) if ran else None
+
+
+# PyTorch's CPU kernels run on OpenMP threads, and OMP_WAIT_POLICY decides what an idle one does:
+# libgomp's default spins a while at each barrier (fast on an idle machine: 2x faster for the toy
+# here), PASSIVE sleeps at once (better when other busy processes share the cores). The benchmarks
+# time PyTorch under each policy flagged and hold ours against the faster.
+OMP_POLICY_HELP = ("OMP_WAIT_POLICY values for PyTorch's OpenMP threads, one PyTorch eager row "
+                   "each ('default' leaves libgomp's own); ours is compared with the fastest.")
+OMP_POLICIES = ["default", "PASSIVE"]
+
+
+def torch_eager_name(policy: str) -> str:
+  """The row name of PyTorch eager under an OMP_WAIT_POLICY ('default' = libgomp's own)."""
+  return "PyTorch eager" + ("" if policy == "default" else f", OMP_WAIT_POLICY={policy}")
+
+
+def omp_policy_env(policy: str) -> dict:
+  """The worker environment for an OMP_WAIT_POLICY ('default' leaves libgomp's own)."""
+  return {} if policy == "default" else dict(OMP_WAIT_POLICY=policy)
+
+
 def paired_ratio(numerator: Result, denominator: Result) -> float:
   """Median over rounds of (median time of ``numerator`` / median time of ``denominator``)."""
   ratios = [statistics.median(a) / statistics.median(b)
@@ -172,14 +197,16 @@ def paired_ratio(numerator: Result, denominator: Result) -> float:
 
 
 def run_round_robin(impls: Sequence[Implementation], batch_sizes: Sequence[int], *, rounds: int,
-                    block_s: float, warmup_s: float, threads: int,
+                    block_s: float, warmup_s: float, threads: int, settle_s: float = 0.25,
                     log=print) -> Dict[int, List[Result]]:
   """Times every implementation at every batch size, alternating between them.
 
   Per batch size: each worker builds and warms up its runner (``warmup_s`` seconds of steps after
   the compiling first step), then ``rounds`` rounds follow; in each, every worker in turn times a
   block of at least one step and about ``block_s`` seconds. The order rotates every round.
-  A worker that fails is reported and left out; the others go on.
+  Before each block every worker sits idle for ``settle_s`` seconds, so threads that spin after
+  their last task (OpenMP's, by default) have gone to sleep and do not take the cores from the
+  next implementation. A worker that fails is reported and left out; the others go on.
   """
   workers = [Worker(impl, threads) for impl in impls]
   results: Dict[int, List[Result]] = {}
@@ -209,6 +236,7 @@ def run_round_robin(impls: Sequence[Implementation], batch_sizes: Sequence[int],
       for round_index in range(rounds):
         shift = round_index % max(1, len(live))
         for worker, result in live[shift:] + live[:shift]:
+          time.sleep(settle_s)
           result.rounds.append(worker.call("time", steps[worker.impl.name]))
         log(f"  batch {batch_size} round {round_index + 1}/{rounds}: " + ", ".join(
             f"{r.name} {1e3 * statistics.median(r.rounds[-1]):.2f}" for _, r in live) + " ms")

@@ -77,7 +77,8 @@ class JaxganScan:
     self.images = _fake_data(jax.random.key(1),
                              (steps_per_call, batch_size) + self.gan.data_shape)
     self.rng = jax.random.key(0)
-    self.run = jax.jit(functools.partial(scan_train_steps, self.gan), donate_argnums=(0,))
+    self.run = jax.jit(functools.partial(scan_train_steps, self.gan), donate_argnums=(0,),
+                       compiler_options=train.compiler_options(self.gan))
 
   def step(self):
     self.state, _ = self.run(self.state, self.images, self.rng)
@@ -104,7 +105,8 @@ class JaxganVmap:
       shape = (seeds, steps_per_call, batch_size) + self.gan.data_shape
       run_one = functools.partial(scan_train_steps, self.gan)
     self.images = _fake_data(jax.random.key(2), shape)
-    self.run = jax.jit(jax.vmap(run_one), donate_argnums=(0,))
+    self.run = jax.jit(jax.vmap(run_one), donate_argnums=(0,),
+                       compiler_options=train.compiler_options(self.gan))
 
   def step(self):
     self.state, _ = self.run(self.state, self.images, self.rngs)

@@ -55,12 +55,17 @@ def sharded_train_step(gan: train.GAN, mesh: Mesh, skip_nonfinite: bool = False,
   replicated = NamedSharding(mesh, P())
   step = functools.partial(train.train_step, gan, skip_nonfinite=skip_nonfinite)
   return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P(DATA_AXIS)), replicated),
-                 out_shardings=(replicated, replicated), donate_argnums=(0,) if donate else ())
+                 out_shardings=(replicated, replicated), donate_argnums=(0,) if donate else (),
+                 compiler_options=train.compiler_options(gan))
 
 
 def pmap_train_step(gan: train.GAN, axis_name: str = "batch", skip_nonfinite: bool = False,
                     donate=True):
-  """`train.train_step` under ``jax.pmap``; state and batch carry a leading device axis."""
+  """`train.train_step` under ``jax.pmap``; state and batch carry a leading device axis.
+
+  ``jax.pmap`` takes no compiler options, so this step compiles with XLA's defaults, not
+  ``gan.xla_cpu_options`` (the same numbers up to float32 rounding; on a CPU maybe slower).
+  """
   step = functools.partial(train.train_step, gan, axis_name=axis_name,
                            skip_nonfinite=skip_nonfinite)
   return jax.pmap(step, axis_name=axis_name, in_axes=(0, 0, None),

@@ -78,6 +78,27 @@ class GAN:
   gp_weight: float = 0.0
   share_generator_forward: bool = True
   concat_real_fake: bool = False
+  xla_cpu_options: tuple = ()  # ((name, value), ...): see `compiler_options`
+
+
+# XLA:CPU hands matmuls, reductions and convolutions to the YNNPACK library by default. For the
+# convolutional families its convolutions are slower than XLA's own (Eigen) ones on the CPUs we
+# measured: the dcgan28 step ran 18% faster at batch 64 (11-12% at 256, 3% at 32) with YNNPACK
+# kept to the matmuls (benchmarks/results/dcgan28_variants_cpu.md). For the MLPs XLA's default
+# (matmuls and reductions through YNNPACK) was the fastest tried. Either way the same arithmetic
+# is done; only the kernels that do it, and so the order of float32 rounding, change.
+_YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type",
+                      "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"),)
+DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _YNN_MATMULS_ONLY,
+                           "dcgan64": _YNN_MATMULS_ONLY}
+
+
+def compiler_options(gan: GAN) -> Optional[dict]:
+  """The XLA compiler options to jit ``gan``'s step with: ``gan.xla_cpu_options`` when the default
+  backend is the CPU (they mean nothing to another backend), else None (XLA's defaults)."""
+  if not gan.xla_cpu_options or jax.default_backend() != "cpu":
+    return None
+  return dict(gan.xla_cpu_options)
 
 
 def make_optimizer(name: str, learning_rate: float, b1: float = 0.5, b2: float = 0.999
@@ -113,7 +134,16 @@ def build_gan(config: ml_collections.ConfigDict) -> GAN:
       gp_weight=float(config.get("gp_weight", 0.0)),
       share_generator_forward=bool(config.get("share_generator_forward", True)),
       concat_real_fake=bool(config.get("concat_real_fake", False)),
+      xla_cpu_options=_xla_cpu_options(config),
   )
+
+
+def _xla_cpu_options(config: ml_collections.ConfigDict) -> tuple:
+  """``config.xla_cpu_options`` (a dict; ``{}`` = XLA's defaults) or the model family's default."""
+  options = config.get("xla_cpu_options")
+  if options is None:
+    return DEFAULT_XLA_CPU_OPTIONS.get(config.model, ())
+  return tuple(sorted((str(k), v) for k, v in dict(options).items()))
 
 
 def create_state(gan: GAN, key: jax.Array) -> GANState:
@@ -379,6 +409,7 @@ def generate(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array
 
 
 def jit_train_step(gan: GAN, donate: bool = True, skip_nonfinite: bool = False):
-  """``train_step`` jitted for one device (or for a sharded global batch), state donated."""
+  """``train_step`` jitted for one device (or for a sharded global batch), state donated, with
+  the GAN's `compiler_options`."""
   return jax.jit(functools.partial(train_step, gan, skip_nonfinite=skip_nonfinite),
-                 donate_argnums=(0,) if donate else ())
+                 donate_argnums=(0,) if donate else (), compiler_options=compiler_options(gan))

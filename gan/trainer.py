@@ -97,6 +97,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
            "config.r1_gamma and config.gp_weight must be >= 0.")
   _require(config.seed >= 0 and float(config.seed).is_integer(),
            f"config.seed={config.seed!r} must be a non-negative integer.")
+  _check_xla_cpu_options(config.get("xla_cpu_options"))
   devices, processes = jax.device_count(), jax.process_count()
   _require(config.batch_size % devices == 0,
            f"config.batch_size={config.batch_size} cannot be split evenly over {devices} devices; "
@@ -112,6 +113,22 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   except ValueError as e:
     raise ConfigError(f"config.model={config.model!r} does not fit config.dataset="
                       f"{config.dataset!r}: {e}") from e
+
+
+def _check_xla_cpu_options(options) -> None:
+  """``config.xla_cpu_options``, where set, must be a dict of options XLA:CPU knows."""
+  if options is None:
+    return
+  _require(isinstance(options, (dict, ml_collections.ConfigDict)),
+           f"config.xla_cpu_options={options!r} must be a dict of XLA:CPU compiler options "
+           "(or {} for XLA's defaults).")
+  if not options or jax.default_backend() != "cpu":
+    return
+  try:  # compiling a trivial function is how XLA says whether it knows the options
+    jax.jit(lambda: jnp.zeros(()), compiler_options=dict(options)).lower().compile()
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConfigError(f"config.xla_cpu_options={dict(options)!r} is not accepted by XLA: "
+                      f"{str(e).splitlines()[0]}. Fix or remove the option.") from e
 
 
 def model_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -55,6 +55,28 @@ def test_shared_generator_forward_and_concat_are_exact_reformulations():
     np.testing.assert_allclose(ref_metrics[key], fast_metrics[key], rtol=1e-5)
 
 
+def test_xla_cpu_options_default_by_family_and_override():
+  conv = train.build_gan(make_config())
+  assert train.compiler_options(conv) == {
+      "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+  mlp = train.build_gan(make_config(model="mlp", data_shape=(2,), latent_dim=2,
+                                    mlp_output="linear"))
+  assert train.compiler_options(mlp) is None  # XLA's own defaults
+  assert train.compiler_options(train.build_gan(make_config(xla_cpu_options={}))) is None
+  chosen = train.build_gan(make_config(xla_cpu_options={"xla_cpu_use_onednn": True}))
+  assert train.compiler_options(chosen) == {"xla_cpu_use_onednn": True}
+
+
+def test_xla_cpu_options_change_kernels_not_the_step():
+  # Convolutions by XLA's own kernels (the dcgan default) or by YNNPACK (XLA's default): the same
+  # arithmetic, rounded in another order.
+  ours, ours_metrics = run_steps(make_config(optimizer="sgd"), 2)
+  xla_default, default_metrics = run_steps(make_config(optimizer="sgd", xla_cpu_options={}), 2)
+  assert_trees_close(ours, xla_default, atol=1e-5)
+  for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+    np.testing.assert_allclose(ours_metrics[key], default_metrics[key], rtol=1e-5)
+
+
 def test_metrics_are_probabilities_and_losses_move():
   state, metrics = run_steps(make_config(), 2)
   assert int(state.step) == 2

@@ -15,6 +15,7 @@ def get_config():
   c.mlp_hidden = (400, 400, 400, 400)
   c.mlp_output = "linear"
   c.d_dropout = 0.0
+  c.concat_real_fake = True  # one D call on [real; fake]: ~5% faster for an MLP D (bench_toy)
   c.latent_dim = 2
   c.batch_size = 100
   c.num_steps = 10000
