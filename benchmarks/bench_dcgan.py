@@ -38,7 +38,8 @@ def speed_knobs() -> dict:
   gan = train.build_gan(jaxgan_runners.make_config(DCGAN28_CONFIG))
   return dict(phase_decomposed_upsample=gan.generator.phase_decomposed,
               share_generator_forward=gan.share_generator_forward,
-              concat_real_fake=gan.concat_real_fake, d_dropout=gan.discriminator.dropout_rate)
+              concat_real_fake=gan.concat_real_fake, d_dropout=gan.discriminator.dropout_rate,
+              xla_cpu_options=dict(gan.xla_cpu_options))
 
 
 def variants() -> dict:
@@ -55,7 +56,8 @@ def variants() -> dict:
                          "D on real and fake apart"):
           dict(concat_real_fake=not knobs["concat_real_fake"]),
       "jaxgan, no dropout": dict(d_dropout=0.0),
-  }
+  } | ({"jaxgan, XLA's default CPU kernels (YNNPACK convolutions)": dict(xla_cpu_options={})}
+       if knobs["xla_cpu_options"] else {})
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "tensorflow-cpu", "keras")
 
@@ -153,7 +155,7 @@ def flops_table(results: Dict[int, List[harness.Result]], peak: float) -> str:
   memo = {}
 
   def count(config, batch_size):  # a compile each: count each (config, batch size) once
-    key = (tuple(sorted(config.items())), batch_size)
+    key = (repr(sorted(config.items())), batch_size)
     if key not in memo:
       memo[key] = flops.train_step_flops(config, batch_size)
     return memo[key]
@@ -194,6 +196,8 @@ Notes:
 - jaxgan: `jit_train_step(build_gan(config))`, state donated, z and dropout masks drawn inside the
   step; time includes `block_until_ready` on the new state. Its nearest-upsample + 5x5 conv
   layers run as a 3x3 conv over four output phases (identical function, ~2.8x fewer G FLOPs).
+  It compiles with the model family's `xla_cpu_options` (above): XLA's own convolution kernels
+  instead of YNNPACK's, which XLA:CPU uses by default (see the variants run for the difference).
 - PyTorch: channels-last (NHWC) activations (as fast as NCHW at batch 64, 15-25% faster at
   256), `Adam(fused=True)`, one eager row per `OMP_WAIT_POLICY` flagged (libgomp's default spins
   at barriers, which wins on an idle machine and loses badly on a busy one; PASSIVE sleeps); the

@@ -40,6 +40,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.share_generator_forward = True
   c.concat_real_fake = False   # one D call on [real; fake]: exact; 34% slower for dcgan28's conv D
                                # on CPU, ~5% faster for an MLP D (the toys set it)
+  # c.xla_cpu_options: XLA:CPU compiler options for the step (a dict). Unset = the model
+  # family's default (gan.train.DEFAULT_XLA_CPU_OPTIONS); {} = XLA's own defaults.
   # Outputs.
   c.log_every = 50
   c.checkpoint_every = 1000
