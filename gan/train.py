@@ -81,12 +81,13 @@ class GAN:
   xla_cpu_options: tuple = ()  # ((name, value), ...): see `compiler_options`
 
 
-# XLA:CPU hands matmuls, reductions and convolutions to the YNNPACK library by default. For the
-# convolutional families its convolutions are slower than XLA's own (Eigen) ones on the CPUs we
-# measured: the dcgan28 step ran 18% faster at batch 64 (11-12% at 256, 3% at 32) with YNNPACK
-# kept to the matmuls (benchmarks/results/dcgan28_variants_cpu.md). For the MLPs XLA's default
-# (matmuls and reductions through YNNPACK) was the fastest tried. Either way the same arithmetic
-# is done; only the kernels that do it, and so the order of float32 rounding, change.
+# XLA:CPU (jaxlib 0.10) hands matmuls, reductions and convolutions to the YNNPACK library by
+# default. With YNNPACK kept to the matmuls, so that convolutions run on XLA's own (Eigen)
+# kernels, the dcgan28 step took 0.81x the time at batch 64 and 0.91x at 256
+# (benchmarks/results/dcgan28_variants_cpu.md); dcgan32 ran at the same speed either way (dcgan64
+# follows its family, unmeasured). For the MLPs XLA's default, with YNNPACK's reductions, was the
+# fastest tried. Either way the same arithmetic is done; only the kernels that do it, and so the
+# order of float32 rounding, change.
 _YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type",
                       "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"),)
 DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _YNN_MATMULS_ONLY,
