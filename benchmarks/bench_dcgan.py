@@ -39,7 +39,7 @@ def speed_knobs() -> dict:
   return dict(phase_decomposed_upsample=gan.generator.phase_decomposed,
               share_generator_forward=gan.share_generator_forward,
               concat_real_fake=gan.concat_real_fake, d_dropout=gan.discriminator.dropout_rate,
-              xla_cpu_options=dict(gan.xla_cpu_options))
+              xla_cpu_options=dict(gan.xla_cpu_options), d_chunk_size=gan.d_chunk_size)
 
 
 def variants() -> dict:
@@ -57,7 +57,8 @@ def variants() -> dict:
           dict(concat_real_fake=not knobs["concat_real_fake"]),
       "jaxgan, no dropout": dict(d_dropout=0.0),
   } | ({"jaxgan, XLA's default CPU kernels (YNNPACK convolutions)": dict(xla_cpu_options={})}
-       if knobs["xla_cpu_options"] else {})
+       if knobs["xla_cpu_options"] else {}) | (
+           {"jaxgan, D on whole batches": dict(d_chunk_size=0)} if knobs["d_chunk_size"] else {})
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch", "tensorflow-cpu", "keras")
 
@@ -197,7 +198,9 @@ Notes:
   step; time includes `block_until_ready` on the new state. Its nearest-upsample + 5x5 conv
   layers run as a 3x3 conv over four output phases (identical function, ~2.8x fewer G FLOPs).
   It compiles with the model family's `xla_cpu_options` (above): XLA's own convolution kernels
-  instead of YNNPACK's, which XLA:CPU uses by default (see the variants run for the difference).
+  instead of YNNPACK's, which XLA:CPU uses by default; and D (no BatchNorm) takes batches above
+  `d_chunk_size` in pieces of that size, the same function at a lower per-example cost (see the
+  variants run for both).
 - PyTorch: channels-last (NHWC) activations (as fast as NCHW at batch 64, 15-25% faster at
   256), `Adam(fused=True)`, one eager row per `OMP_WAIT_POLICY` flagged (libgomp's default spins
   at barriers, which wins on an idle machine and loses badly on a busy one; PASSIVE sleeps); the

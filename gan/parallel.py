@@ -14,6 +14,7 @@ batch (random numbers are drawn per global example, BatchNorm statistics are glo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Optional, Sequence
 
@@ -51,7 +52,13 @@ def global_batch(local_batch: dict, mesh: Mesh) -> dict:
 
 
 def sharded_train_step(gan: train.GAN, mesh: Mesh, skip_nonfinite: bool = False, donate=True):
-  """`train.train_step` jitted for a replicated state and a ``'data'``-sharded global batch."""
+  """`train.train_step` jitted for a replicated state and a ``'data'``-sharded global batch.
+
+  On a mesh of several devices D sees whole batches (``gan.d_chunk_size`` is ignored): the step
+  is traced with the global batch, and pieces of it would straddle devices.
+  """
+  if mesh.size > 1 and gan.d_chunk_size:
+    gan = dataclasses.replace(gan, d_chunk_size=0)
   replicated = NamedSharding(mesh, P())
   step = functools.partial(train.train_step, gan, skip_nonfinite=skip_nonfinite)
   return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P(DATA_AXIS)), replicated),

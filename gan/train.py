@@ -79,6 +79,7 @@ class GAN:
   share_generator_forward: bool = True
   concat_real_fake: bool = False
   xla_cpu_options: tuple = ()  # ((name, value), ...): see `compiler_options`
+  d_chunk_size: int = 0  # > 0: D runs on at most this many examples at a time (no BatchNorm in D)
 
 
 # XLA:CPU (jaxlib 0.10) hands matmuls, reductions and convolutions to the YNNPACK library by
@@ -92,6 +93,11 @@ _YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type",
                       "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"),)
 DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _YNN_MATMULS_ONLY,
                            "dcgan64": _YNN_MATMULS_ONLY}
+
+
+# Examples per D call for the families whose D has no BatchNorm and whose step gains from it
+# (dcgan28: 0.77x the time at batch 256; nothing changes up to batch 64).
+DEFAULT_D_CHUNK_SIZE = {"dcgan28": 64}
 
 
 def compiler_options(gan: GAN) -> Optional[dict]:
@@ -136,7 +142,22 @@ def build_gan(config: ml_collections.ConfigDict) -> GAN:
       share_generator_forward=bool(config.get("share_generator_forward", True)),
       concat_real_fake=bool(config.get("concat_real_fake", False)),
       xla_cpu_options=_xla_cpu_options(config),
+      d_chunk_size=_d_chunk_size(config, discriminator),
   )
+
+
+def _d_chunk_size(config: ml_collections.ConfigDict, discriminator: nn.Module) -> int:
+  """``config.d_chunk_size`` (0 = whole batches) or the model family's default."""
+  chunk = config.get("d_chunk_size")
+  if chunk is None:
+    return DEFAULT_D_CHUNK_SIZE.get(config.model, 0)
+  if not float(chunk).is_integer() or chunk < 0:
+    raise ValueError(f"d_chunk_size={chunk!r} must be a non-negative integer (0 = whole batches).")
+  if chunk and discriminator.uses_batchnorm:
+    raise ValueError(f"d_chunk_size={chunk} needs a discriminator without BatchNorm: "
+                     f"{config.model!r}'s normalises over the batch, so pieces of it would compute "
+                     "another function. Use d_chunk_size=0.")
+  return int(chunk)
 
 
 def _xla_cpu_options(config: ml_collections.ConfigDict) -> tuple:
@@ -215,11 +236,27 @@ def _run_generator(gan, params, batch_stats, z, labels, axis_name):
 
 
 def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_name):
-  """D in training mode; returns (logits, updated batch_stats)."""
+  """D in training mode; returns (logits, updated batch_stats).
+
+  With ``gan.d_chunk_size`` set (only for a D without BatchNorm, which treats every example on
+  its own) a larger batch goes through D in pieces of that many examples, one after another: the
+  same function, but XLA:CPU's convolutions cost about twice as much per example at batch 128 or
+  256 as at 64 (benchmarks/results/dcgan28_variants_cpu.md).
+  """
   discriminator = gan.discriminator.clone(axis_name=axis_name)
-  logits, mutated = discriminator.apply({"params": params, "batch_stats": batch_stats}, x, labels,
-                                        train=True, dropout_keys=dropout_keys,
-                                        mutable=["batch_stats"])
+
+  def apply(x, labels, keys):
+    return discriminator.apply({"params": params, "batch_stats": batch_stats}, x, labels,
+                               train=True, dropout_keys=keys, mutable=["batch_stats"])
+
+  chunk = gan.d_chunk_size
+  if chunk and x.shape[0] > chunk:
+    piece = lambda a, i: None if a is None else a[i:i + chunk]
+    logits = jnp.concatenate([
+        apply(x[i:i + chunk], piece(labels, i), piece(dropout_keys, i))[0]
+        for i in range(0, x.shape[0], chunk)])
+    return logits, batch_stats
+  logits, mutated = apply(x, labels, dropout_keys)
   return logits, mutated.get("batch_stats", {})
 
 

@@ -113,6 +113,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   except ValueError as e:
     raise ConfigError(f"config.model={config.model!r} does not fit config.dataset="
                       f"{config.dataset!r}: {e}") from e
+  try:
+    train.build_gan(model_config(config))
+  except ValueError as e:  # the speed settings, e.g. a d_chunk_size the model cannot take
+    raise ConfigError(f"config.{e}") from e
 
 
 def _check_xla_cpu_options(options) -> None:

@@ -77,6 +77,41 @@ def test_xla_cpu_options_change_kernels_not_the_step():
     np.testing.assert_allclose(ours_metrics[key], default_metrics[key], rtol=1e-5)
 
 
+def test_d_chunks_compute_the_whole_batch_function():
+  # 10 examples in chunks of 4 (the last one short), class conditional, dropout on: the logits and
+  # the gradients (parameters and input) of a chunked D equal those of one call on the batch.
+  config = make_config(num_classes=10, d_chunk_size=4)
+  chunked = train.build_gan(config)
+  whole = train.build_gan(make_config(num_classes=10, d_chunk_size=0))
+  assert chunked.d_chunk_size == 4 and whole.d_chunk_size == 0
+  state = train.create_state(whole, jax.random.key(0))
+  x = jax.random.uniform(jax.random.key(1), (10, 28, 28, 1), minval=-1, maxval=1)
+  labels = jnp.arange(10) % 10
+  keys = train.example_keys(jax.random.key(2), jnp.int32(0), 10)
+
+  def logits_and_grads(gan):
+    def total(params, x):
+      logits, _ = train._run_discriminator(gan, params, {}, x, labels, keys, None)  # pylint: disable=protected-access
+      return jnp.sum(jnp.sin(logits)), logits
+    (_, logits), grads = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(
+        state.d_params, x)
+    return logits, grads
+
+  chunked_out, whole_out = logits_and_grads(chunked), logits_and_grads(whole)
+  np.testing.assert_allclose(chunked_out[0], whole_out[0], rtol=1e-5, atol=1e-6)
+  assert_trees_close(chunked_out[1], whole_out[1], atol=1e-5)
+
+
+def test_d_chunk_size_defaults_and_refusals():
+  assert train.build_gan(make_config()).d_chunk_size == 64  # dcgan28: no BatchNorm in D
+  assert train.build_gan(make_config(model="mlp", data_shape=(2,), latent_dim=2,
+                                     mlp_output="linear")).d_chunk_size == 0
+  with pytest.raises(ValueError, match="needs a discriminator without BatchNorm"):
+    train.build_gan(make_config(model="dcgan32", data_shape=(32, 32, 3), d_chunk_size=64))
+  with pytest.raises(ValueError, match="must be a non-negative integer"):
+    train.build_gan(make_config(d_chunk_size=-1))
+
+
 def test_metrics_are_probabilities_and_losses_move():
   state, metrics = run_steps(make_config(), 2)
   assert int(state.step) == 2

@@ -110,6 +110,7 @@ def test_workdir_with_another_config_is_refused(tmp_path, data_dir):
     (dict(ema_decay=1.0), "ema_decay=1.0 must be in [0, 1)"),
     (dict(nan_policy="ignore"), "choose one of: stop, skip_step"),
     (dict(xla_cpu_options="fast"), "must be a dict of XLA:CPU compiler options"),
+    (dict(d_chunk_size=-1), "config.d_chunk_size=-1 must be a non-negative integer"),
     (dict(xla_cpu_options={"xla_cpu_no_such_option": True}), "is not accepted by XLA"),
 ])
 def test_bad_configs_are_refused_with_a_clear_message(tmp_path, overrides, message):
