@@ -84,11 +84,11 @@ class GAN:
 
 # XLA:CPU (jaxlib 0.10) hands matmuls, reductions and convolutions to the YNNPACK library by
 # default. With YNNPACK kept to the matmuls, so that convolutions run on XLA's own (Eigen)
-# kernels, the dcgan28 step took 0.81x the time at batch 64 and 0.91x at 256
-# (benchmarks/results/dcgan28_variants_cpu.md); dcgan32 ran at the same speed either way (dcgan64
-# follows its family, unmeasured). For the MLPs XLA's default, with YNNPACK's reductions, was the
-# fastest tried. Either way the same arithmetic is done; only the kernels that do it, and so the
-# order of float32 rounding, change.
+# kernels, the dcgan28 step took 0.81-0.85x the time at batch 64 and 0.87-0.91x at 256 in two
+# runs (benchmarks/results/dcgan28_variants_cpu.md); dcgan32 ran at the same speed either way
+# (dcgan64 follows its family, unmeasured). For the MLPs XLA's default, with YNNPACK's
+# reductions, was the fastest tried. Either way the same arithmetic is done; only the kernels that
+# do it, and so the order of float32 rounding, change.
 _YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type",
                       "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"),)
 DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _YNN_MATMULS_ONLY,
@@ -96,7 +96,7 @@ DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _
 
 
 # Examples per D call for the families whose D has no BatchNorm and whose step gains from it
-# (dcgan28: 0.77x the time at batch 256; nothing changes up to batch 64).
+# (dcgan28: 0.71x the step time at batch 256; nothing changes up to batch 64).
 DEFAULT_D_CHUNK_SIZE = {"dcgan28": 64}
 
 

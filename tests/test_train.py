@@ -89,9 +89,11 @@ def test_d_chunks_compute_the_whole_batch_function():
   labels = jnp.arange(10) % 10
   keys = train.example_keys(jax.random.key(2), jnp.int32(0), 10)
 
+  run_discriminator = train._run_discriminator  # pylint: disable=protected-access
+
   def logits_and_grads(gan):
     def total(params, x):
-      logits, _ = train._run_discriminator(gan, params, {}, x, labels, keys, None)  # pylint: disable=protected-access
+      logits, _ = run_discriminator(gan, params, {}, x, labels, keys, None)
       return jnp.sum(jnp.sin(logits)), logits
     (_, logits), grads = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(
         state.d_params, x)

@@ -42,6 +42,8 @@ def base_config() -> ml_collections.ConfigDict:
                                # conv D on CPU, ~5% faster for an MLP D (the toys set it)
   # c.xla_cpu_options: XLA:CPU compiler options for the step (a dict). Unset = the model
   # family's default (gan.train.DEFAULT_XLA_CPU_OPTIONS); {} = XLA's own defaults.
+  # c.d_chunk_size: at most this many examples per D call (a D without BatchNorm only). Unset =
+  # the model family's default (gan.train.DEFAULT_D_CHUNK_SIZE); 0 = whole batches.
   # Outputs.
   c.log_every = 50
   c.checkpoint_every = 1000
