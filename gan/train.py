@@ -95,8 +95,8 @@ DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _
                            "dcgan64": _YNN_MATMULS_ONLY}
 
 
-# Examples per D call for the families whose D has no BatchNorm and whose step gains from it
-# (dcgan28: 0.71x the step time at batch 256; nothing changes up to batch 64).
+# Examples per D call, on a CPU backend, for the families whose D has no BatchNorm and whose step
+# gains from it (dcgan28: 0.71x the step time at batch 256; nothing changes up to batch 64).
 DEFAULT_D_CHUNK_SIZE = {"dcgan28": 64}
 
 
@@ -147,10 +147,14 @@ def build_gan(config: ml_collections.ConfigDict) -> GAN:
 
 
 def _d_chunk_size(config: ml_collections.ConfigDict, discriminator: nn.Module) -> int:
-  """``config.d_chunk_size`` (0 = whole batches) or the model family's default."""
+  """``config.d_chunk_size`` (0 = whole batches) or, on a CPU backend, the family's default.
+
+  The default is a CPU measurement; an accelerator wants whole batches, so it gets them unless
+  the config says otherwise.
+  """
   chunk = config.get("d_chunk_size")
   if chunk is None:
-    return DEFAULT_D_CHUNK_SIZE.get(config.model, 0)
+    return DEFAULT_D_CHUNK_SIZE.get(config.model, 0) if jax.default_backend() == "cpu" else 0
   if not float(chunk).is_integer() or chunk < 0:
     raise ValueError(f"d_chunk_size={chunk!r} must be a non-negative integer (0 = whole batches).")
   if chunk and discriminator.uses_batchnorm:

@@ -105,6 +105,7 @@ def test_d_chunks_compute_the_whole_batch_function():
 
 
 def test_d_chunk_size_defaults_and_refusals():
+  assert jax.default_backend() == "cpu"  # the default is a CPU one
   assert train.build_gan(make_config()).d_chunk_size == 64  # dcgan28: no BatchNorm in D
   assert train.build_gan(make_config(model="mlp", data_shape=(2,), latent_dim=2,
                                      mlp_output="linear")).d_chunk_size == 0
