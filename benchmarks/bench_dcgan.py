@@ -135,7 +135,7 @@ def targets_table(results: Dict[int, List[harness.Result]]) -> str:
            "| ours / Keras (time) |", "|---:|---|---:|---:|"]
   for batch_size, row in results.items():
     ours = row[0]
-    torch_eager = harness.fastest([r for r in row if r.name.startswith("PyTorch eager")])
+    torch_eager = harness.fastest(row, "PyTorch eager")
     keras = [r for r in row if r.name.startswith("Keras") and r.error is None]
     vs_torch = harness.paired_ratio(ours, torch_eager) if torch_eager else float("nan")
     vs_keras = harness.paired_ratio(ours, keras[0]) if keras else float("nan")
@@ -225,15 +225,11 @@ def main(argv):
   load_before = os.getloadavg()
   impls = implementations()
   batch_sizes = [int(b) for b in _BATCH_SIZES.value]
-  # The peak is measured before and after the timings (no worker running either time), and the
-  # best kept: on a shared machine any one measurement may have caught a busy minute.
   harness.limit_threads("jax", _THREADS.value)
   from benchmarks import flops  # pylint: disable=g-import-not-at-top
-  peaks = [flops.matmul_peak_gflops()]
-  results = harness.run_round_robin(impls, batch_sizes, rounds=_ROUNDS.value,
-                                    block_s=_BLOCK_S.value, warmup_s=_WARMUP_S.value,
-                                    threads=_THREADS.value)
-  peaks += [flops.matmul_peak_gflops() for _ in range(2)]
+  results, peaks = flops.around_peaks(lambda: harness.run_round_robin(
+      impls, batch_sizes, rounds=_ROUNDS.value, block_s=_BLOCK_S.value,
+      warmup_s=_WARMUP_S.value, threads=_THREADS.value))
   peak = max(peaks)
   report = "\n\n".join([
       harness.run_header("dcgan28 training speed on CPU", PACKAGES, _THREADS.value,
@@ -243,10 +239,8 @@ def main(argv):
       "## Time per iteration", timing_table(results),
       "## Against the targets", targets_table(results),
       "## FLOPs (XLA cost analysis) and achieved throughput",
-      f"float32 matmul peak, 2048x2048 `jnp.dot`, best of 7 calls, best of 3 tries (one before "
-      f"the timings, two after): **{peak:.1f} GFLOP/s** (tries: "
-      f"{', '.join(f'{p:.1f}' for p in peaks)}). The machine is shared, so the peak it offers "
-      "moves with the load; read '% of peak' loosely.",
+      flops.describe_peak(peaks) + " The machine is shared, so the peak it offers moves with "
+      "the load; read '% of peak' loosely.",
       flops_table(results, peak),
       NOTES,
   ]) + "\n"

@@ -29,7 +29,6 @@ def _timed(fn):
 def main(argv):
   del argv
   import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from experiments.configs import dcgan_mnist  # pylint: disable=g-import-not-at-top
   from gan import checkpointing, classifier, evaluation, metrics, train, trainer  # pylint: disable=g-import-not-at-top
   config = dcgan_mnist.get_config()

@@ -4,9 +4,10 @@ r"""Train-step throughput and FLOP utilisation of dcgan28 and dcgan64 on an acce
 
 For each model and batch size: the jitted `train_step` (one D update on real + fake, one G
 update), median step time over ``--steps`` steps after warm-up, real images/s, FLOPs per step
-from XLA's cost analysis of the program compiled for the host CPU, and achieved TFLOP/s against the device's measured float32 matmul peak
-(default precision, i.e. what XLA uses for the model's own matmuls and convolutions) measured in
-the same run. `benchmarks/results/gpu.md` records the output.
+from XLA's cost analysis of the program compiled for the host CPU, and achieved TFLOP/s against
+the device's float32 matmul peak (default precision, i.e. what XLA uses for the model's own
+matmuls and convolutions) measured in the same run. `benchmarks/results/gpu_h100.md` records
+the output of a run on an H100.
 """
 
 import sys

@@ -75,7 +75,7 @@ def timing_table(results) -> str:
   lines = ["| implementation | ms / step (median) | IQR (ms) | steps / s "
            "| this / fastest PyTorch (time) | first call (s) |", "|---|---:|---:|---:|---:|---:|"]
   for row in results.values():
-    torch_result = harness.fastest([r for r in row if r.name.startswith("PyTorch")])
+    torch_result = harness.fastest(row, "PyTorch")
     for result in row:
       if result.error:
         lines.append(f"| {result.name} | failed: {result.error} | | | | |")
@@ -107,12 +107,10 @@ def model_summary(batch_size: int, results, peaks) -> str:
       f"Parameters: G {g:,}, D {d:,} (the same in both frameworks). XLA counts "
       f"{work / 1e9:.3f} GFLOP per iteration (multiply-adds of the matmuls, nearly all of it).",
       "",
-      f"float32 matmul peak, 2048x2048 `jnp.dot`, best of 7 calls, best of 3 tries (one before "
-      f"the timings, two after): **{peak:.1f} GFLOP/s** (tries: "
-      f"{', '.join(f'{p:.1f}' for p in peaks)}). At that rate an iteration cannot take less than "
+      flops.describe_peak(peaks) + " At that rate an iteration cannot take less than "
       f"**{1e3 * floor_s:.3f} ms**, whoever runs it.",
   ]
-  torch_result = harness.fastest([r for r in results[batch_size] if r.name.startswith("PyTorch")])
+  torch_result = harness.fastest(results[batch_size], "PyTorch")
   if torch_result:
     lines += ["", f"The fastest PyTorch row ({torch_result.name}) took "
               f"{1e3 * torch_result.median_s:.3f} ms: being k times faster needs "
@@ -145,11 +143,9 @@ def main(argv):
   load_before = os.getloadavg()
   harness.limit_threads("jax", _THREADS.value)
   from benchmarks import flops  # pylint: disable=g-import-not-at-top
-  peaks = [flops.matmul_peak_gflops()]
-  results = harness.run_round_robin(implementations(), [_BATCH_SIZE.value], rounds=_ROUNDS.value,
-                                    block_s=_BLOCK_S.value, warmup_s=_WARMUP_S.value,
-                                    threads=_THREADS.value)
-  peaks += [flops.matmul_peak_gflops() for _ in range(2)]
+  results, peaks = flops.around_peaks(lambda: harness.run_round_robin(
+      implementations(), [_BATCH_SIZE.value], rounds=_ROUNDS.value, block_s=_BLOCK_S.value,
+      warmup_s=_WARMUP_S.value, threads=_THREADS.value))
   report = "\n\n".join([
       harness.run_header(f"2-D toy GAN (MLP {HIDDEN}, latent 2, batch {_BATCH_SIZE.value}) "
                          "training speed on CPU", PACKAGES, _THREADS.value, load_before),

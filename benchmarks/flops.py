@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import statistics
 import time
-from typing import Sequence
+from typing import Callable, List, Sequence, Tuple, TypeVar
 
 import jax
 import jax.numpy as jnp
 
 from benchmarks import jaxgan_runners
 from gan import train
+
+T = TypeVar("T")
 
 
 def train_step_flops(config: dict, batch_size: int) -> float:
@@ -50,6 +52,25 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 7) -> float:
     matmul(a, b).block_until_ready()
     times.append(time.perf_counter() - start)
   return 2 * n ** 3 / min(times) / 1e9
+
+
+def around_peaks(run: Callable[[], T]) -> Tuple[T, List[float]]:
+  """``(run(), peaks)``: the matmul peak measured once before ``run`` and twice after it.
+
+  No benchmark worker runs during either measurement; the best of the three is the peak, as on a
+  shared machine any one of them may have caught a busy minute.
+  """
+  peaks = [matmul_peak_gflops()]
+  result = run()
+  peaks += [matmul_peak_gflops() for _ in range(2)]
+  return result, peaks
+
+
+def describe_peak(peaks: Sequence[float]) -> str:
+  """The report sentence for `around_peaks`'s measurements."""
+  return (f"float32 matmul peak, 2048x2048 `jnp.dot`, best of 7 calls, best of 3 tries (one "
+          f"before the timings, two after): **{max(peaks):.1f} GFLOP/s** (tries: "
+          f"{', '.join(f'{p:.1f}' for p in peaks)}).")
 
 
 def main(batch_sizes: Sequence[int] = (32, 64, 256)) -> None:

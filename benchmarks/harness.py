@@ -164,9 +164,11 @@ class Result:
     return q[0], q[2]
 
 
-def fastest(results: Sequence[Result]) -> Optional[Result]:
-  """The result with the lowest median time among those that ran (None if none did)."""
-  ran = [r for r in results if r.error is None and r.all_times]
+def fastest(results: Sequence[Result], name_prefix: str = "") -> Optional[Result]:
+  """The result with the lowest median time among those that ran and whose name starts with
+  ``name_prefix`` (None if none did)."""
+  ran = [r for r in results
+         if r.name.startswith(name_prefix) and r.error is None and r.all_times]
   return min(ran, key=lambda r: r.median_s) if ran else None
 
 

@@ -11,7 +11,6 @@ precision/recall and density/coverage of the model beside the real-data referenc
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags

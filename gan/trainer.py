@@ -25,7 +25,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import time
 from typing import Callable, Optional
 
 import jax
@@ -108,13 +107,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   info = input_pipeline.dataset_info(config.dataset)
   _require(not config.conditional or info.num_classes > 0,
            f"config.conditional=True needs labelled data, but {config.dataset!r} has no classes.")
+  resolved = model_config(config)
   try:
-    models.make_models(model_config(config))
+    models.make_models(resolved)
   except ValueError as e:
     raise ConfigError(f"config.model={config.model!r} does not fit config.dataset="
                       f"{config.dataset!r}: {e}") from e
   try:
-    train.build_gan(model_config(config))
+    train.build_gan(resolved)
   except ValueError as e:  # the speed settings, e.g. a d_chunk_size the model cannot take
     raise ConfigError(f"config.{e}") from e
 
