@@ -244,8 +244,8 @@ def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_n
 
   With ``gan.d_chunk_size`` set (only for a D without BatchNorm, which treats every example on
   its own) a larger batch goes through D in pieces of that many examples, one after another: the
-  same function, but XLA:CPU's convolutions cost about twice as much per example at batch 128 or
-  256 as at 64 (benchmarks/results/dcgan28_variants_cpu.md).
+  same function, but XLA:CPU's convolutions cost more per example above batch 64 (D conv_1: 189
+  µs at 64, 303 at 128; benchmarks/results/convs_cpu.md, dcgan28_variants_cpu.md).
   """
   discriminator = gan.discriminator.clone(axis_name=axis_name)
 

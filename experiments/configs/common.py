@@ -38,7 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.nan_policy = "stop"        # 'stop' | 'skip_step' on a non-finite loss, gradient or parameter
   # Speed knobs that do not change what is computed.
   c.share_generator_forward = True
-  c.concat_real_fake = False   # one D call on [real; fake]: exact; 36-45% slower for dcgan28's
+  c.concat_real_fake = False   # one D call on [real; fake]: exact; 34-45% slower for dcgan28's
                                # conv D on CPU, ~5% faster for an MLP D (the toys set it)
   # c.xla_cpu_options: XLA:CPU compiler options for the step (a dict). Unset = the model
   # family's default (gan.train.DEFAULT_XLA_CPU_OPTIONS); {} = XLA's own defaults.
