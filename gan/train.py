@@ -85,10 +85,10 @@ class GAN:
 # XLA:CPU (jaxlib 0.10) hands matmuls, reductions and convolutions to the YNNPACK library by
 # default. With YNNPACK kept to the matmuls, so that convolutions run on XLA's own (Eigen)
 # kernels, the dcgan28 step took 0.81-0.85x the time at batch 64 and 0.87-0.91x at 256 in two
-# runs (benchmarks/results/dcgan28_variants_cpu.md); dcgan32 ran at the same speed either way
-# (dcgan64 follows its family, unmeasured). For the MLPs XLA's default, with YNNPACK's
-# reductions, was the fastest tried. Either way the same arithmetic is done; only the kernels that
-# do it, and so the order of float32 rounding, change.
+# runs (benchmarks/results/dcgan28_variants_cpu.md; per layer: convs_cpu.md). dcgan32/64 follow
+# their family (one ad-hoc check of dcgan32 showed the same speed either way); the MLPs keep
+# XLA's defaults, whose YNNPACK reductions helped the toy in ad-hoc checks. Either way the same
+# arithmetic is done; only the kernels that do it, and so the order of float32 rounding, change.
 _YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type",
                       "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"),)
 DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _YNN_MATMULS_ONLY,
