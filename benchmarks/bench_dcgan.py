@@ -23,11 +23,10 @@ from typing import Dict, List
 from absl import app
 from absl import flags
 
+from benchmarks import configs
 from benchmarks import harness
 
-DCGAN28_CONFIG = dict(model="dcgan28", data_shape=(28, 28, 1), loss="non_saturating",
-                      optimizer="adam", g_learning_rate=2e-4, d_learning_rate=2e-4, latent_dim=100,
-                      ema_decay=0.0)
+DCGAN28_CONFIG = configs.DCGAN28_CONFIG
 OURS = "jaxgan (jit)"
 
 
@@ -76,8 +75,28 @@ _OMP_POLICIES = flags.DEFINE_list("torch_omp_wait_policies", harness.OMP_POLICIE
                                   harness.OMP_POLICY_HELP)
 _KERAS = flags.DEFINE_bool("keras", True, "Include the seed's Keras loop.")
 _VARIANTS = flags.DEFINE_bool("variants", False, "Also time our step with each optimisation off.")
+_KERNELS_ALONE = flags.DEFINE_bool("kernels_alone", True, "Also time the iteration's convolution "
+                                   "passes alone in XLA (`benchmarks.kernels_alone`).")
 _OUTPUT = flags.DEFINE_string("output", "benchmarks/results/dcgan28_cpu.md", "Markdown results "
                               "file ('' to only print).")
+
+
+CONVS_ALONE = "XLA: the iteration's convolutions alone"
+
+
+def kernels_alone_implementations() -> List[harness.Implementation]:
+  """The convolution passes of one iteration with nothing else, under our step's XLA options and
+  under XLA's defaults: no XLA program with these kernels does the iteration faster."""
+  from benchmarks import jaxgan_runners  # pylint: disable=g-import-not-at-top
+  from gan import train  # pylint: disable=g-import-not-at-top
+  gan = train.build_gan(jaxgan_runners.make_config(DCGAN28_CONFIG))
+  return [harness.Implementation(f"{CONVS_ALONE}, our step's kernels",
+                                 "benchmarks.kernels_alone:JaxConvolutions", "jax",
+                                 dict(compiler_options=dict(gan.xla_cpu_options),
+                                      d_chunk_size=gan.d_chunk_size)),
+          harness.Implementation(f"{CONVS_ALONE}, XLA's default kernels",
+                                 "benchmarks.kernels_alone:JaxConvolutions", "jax",
+                                 dict(compiler_options=None, d_chunk_size=gan.d_chunk_size))]
 
 
 def implementations() -> List[harness.Implementation]:
@@ -98,6 +117,8 @@ def implementations() -> List[harness.Implementation]:
   if _KERAS.value:
     impls.append(harness.Implementation("Keras train_on_batch (seed)",
                                         "benchmarks.keras_dcgan:KerasDCGAN", "tensorflow"))
+  if _KERNELS_ALONE.value:
+    impls += kernels_alone_implementations()
   if _VARIANTS.value:
     for name, override in variants().items():
       impls.append(harness.Implementation(name, "benchmarks.jaxgan_runners:JaxganStep", "jax",
@@ -130,17 +151,22 @@ def targets_table(results: Dict[int, List[harness.Result]]) -> str:
   """Markdown: per batch size, ours against the fastest PyTorch eager row and the Keras loop.
 
   The issue's targets (batch 64): at most 0.67x PyTorch eager's time and 0.5x the Keras loop's.
+  The last column puts the iteration's convolutions alone (the faster of the two XLA rows) against
+  the Keras loop: how much of the 0.5x budget they use before anything else runs.
   """
   lines = ["| batch | fastest PyTorch eager row | ours / PyTorch eager (time) "
-           "| ours / Keras (time) |", "|---:|---|---:|---:|"]
+           "| ours / Keras (time) | fastest convolutions-alone row / Keras (time) |",
+           "|---:|---|---:|---:|---:|"]
   for batch_size, row in results.items():
     ours = row[0]
     torch_eager = harness.fastest(row, "PyTorch eager")
     keras = [r for r in row if r.name.startswith("Keras") and r.error is None]
-    vs_torch = harness.paired_ratio(ours, torch_eager) if torch_eager else float("nan")
-    vs_keras = harness.paired_ratio(ours, keras[0]) if keras else float("nan")
+    convs = harness.fastest(row, CONVS_ALONE)
+    ratio = lambda a, b: harness.paired_ratio(a, b) if a and b else float("nan")
     lines.append(f"| {batch_size} | {torch_eager.name if torch_eager else '—'} "
-                 f"| {harness.fmt(vs_torch, 3)} | {harness.fmt(vs_keras, 3)} |")
+                 f"| {harness.fmt(ratio(ours, torch_eager), 3)} "
+                 f"| {harness.fmt(ratio(ours, keras[0] if keras else None), 3)} "
+                 f"| {harness.fmt(ratio(convs, keras[0] if keras else None), 3)} |")
   return "\n".join(lines)
 
 
@@ -168,7 +194,7 @@ def flops_table(results: Dict[int, List[harness.Result]], peak: float) -> str:
     ours = count(DCGAN28_CONFIG, batch_size)
     direct = count(dict(DCGAN28_CONFIG, phase_decomposed_upsample=False), batch_size)
     for result in row:
-      if result.error:
+      if result.error or result.name.startswith(CONVS_ALONE):
         continue
       if result.name == OURS:
         work = ours
@@ -215,6 +241,12 @@ Notes:
   TensorFlow. Keras 3 reads `trainable` when it traces a train function, so the loop sets
   D.trainable = True before D's update and False before the combined model's, which is what
   Keras 2's compile-time freezing gave the seed.
+- "XLA: the iteration's convolutions alone" (`benchmarks.kernels_alone`): the forward,
+  weight-gradient and input-gradient convolutions of one iteration (the 20 in our compiled step,
+  as `tests/test_benchmarks_kernels_alone.py` checks; D's in pieces of `d_chunk_size` as our step
+  runs them), each on its own random operands, one after another in one jitted program, under our
+  step's XLA options and under XLA's defaults. No XLA program that does the iteration with these
+  kernels can take less time.
 - "ours / this": median over rounds of (our median / this median) within a round; below 1 means
   ours is faster. The IQR is over all timed iterations.
 """

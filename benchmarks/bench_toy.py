@@ -9,8 +9,9 @@ few milliseconds of arithmetic and the cost of dispatching it matters. Ours is t
 * ``--seeds`` independent runs at once, `jax.vmap` over the whole `GANState` (one step each per
   dispatch), reported per seed-step; and the same with a scan of ``--vmap_scan_steps`` inside.
 
-PyTorch eager runs the same model and iteration. Round robin, one process per implementation
-(`benchmarks.harness`).
+PyTorch eager runs the same model and iteration. Beside them, the iteration's matmuls alone in XLA
+and in PyTorch (`benchmarks.kernels_alone`): what no implementation on those kernels can beat.
+Round robin, one process per implementation (`benchmarks.harness`).
 
   cd /work/main && PYTHONPATH=. .venv-bench/bin/python -m benchmarks.bench_toy
 """
@@ -22,12 +23,11 @@ import os
 from absl import app
 from absl import flags
 
+from benchmarks import configs
 from benchmarks import harness
 
-HIDDEN = (400, 400, 400)
-TOY_CONFIG = dict(model="mlp", data_shape=(2,), mlp_hidden=HIDDEN, mlp_output="linear",
-                  loss="non_saturating", optimizer="adam", g_learning_rate=1e-4,
-                  d_learning_rate=1e-4, latent_dim=2, ema_decay=0.0, concat_real_fake=True)
+HIDDEN = configs.TOY_HIDDEN
+TOY_CONFIG = configs.TOY_CONFIG
 OURS = "jaxgan, one jitted step per dispatch"
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "torch")
 
@@ -42,13 +42,33 @@ _WARMUP_S = flags.DEFINE_float("warmup_s", 1.0, "Seconds of warm-up after the fi
 _THREADS = flags.DEFINE_integer("threads", os.cpu_count(), "Threads per framework.")
 _OMP_POLICIES = flags.DEFINE_list("torch_omp_wait_policies", harness.OMP_POLICIES,
                                   harness.OMP_POLICY_HELP)
+_KERNELS_ALONE = flags.DEFINE_bool("kernels_alone", True, "Also time the iteration's matmuls alone "
+                                   "in XLA and in PyTorch (`benchmarks.kernels_alone`).")
 _OUTPUT = flags.DEFINE_string("output", "benchmarks/results/toy_cpu.md",
                               "Markdown results file ('' to only print).")
 
 
+MATMULS_ALONE = "the iteration's matmuls alone"
+
+
+def toy_matmuls(batch_size: int):
+  from benchmarks import kernels_alone  # pylint: disable=g-import-not-at-top
+  return kernels_alone.mlp_matmuls(TOY_CONFIG["latent_dim"], HIDDEN, TOY_CONFIG["data_shape"][0],
+                                   batch_size)
+
+
 def implementations():
-  """Ours three (four) ways, then PyTorch eager."""
+  """Ours three (four) ways, then PyTorch eager, then the matmuls alone in each library."""
   scan, seeds, vmap_scan = _SCAN_STEPS.value, _SEEDS.value, _VMAP_SCAN_STEPS.value
+  matmuls = toy_matmuls(_BATCH_SIZE.value)
+  floors = [
+      harness.Implementation(f"XLA: {MATMULS_ALONE} (one program)",
+                             "benchmarks.kernels_alone:JaxMatmuls", "jax",
+                             dict(matmuls=matmuls)),
+      harness.Implementation(f"torch.mm: {MATMULS_ALONE}", "benchmarks.kernels_alone:TorchMatmuls",
+                             "torch", dict(matmuls=matmuls),
+                             harness.omp_policy_env(_OMP_POLICIES.value[0])),
+  ] if _KERNELS_ALONE.value else []
   return [
       harness.Implementation(OURS, "benchmarks.jaxgan_runners:JaxganStep", "jax",
                              dict(config=TOY_CONFIG)),
@@ -66,7 +86,7 @@ def implementations():
                              "torch", dict(hidden=HIDDEN, latent_dim=2, data_dim=2,
                                            learning_rate=1e-4), harness.omp_policy_env(policy))
       for policy in _OMP_POLICIES.value
-  ]
+  ] + floors
 
 
 def timing_table(results) -> str:
@@ -119,7 +139,26 @@ def model_summary(batch_size: int, results, peaks) -> str:
               "it. Achieved GFLOP/s per row:", ""]
     lines += [f"- {r.name}: {work / r.median_s / 1e9:.1f} GFLOP/s "
               f"({100 * work / r.median_s / 1e9 / peak:.0f}% of peak)"
-              for r in results[batch_size] if r.error is None]
+              for r in results[batch_size] if r.error is None and MATMULS_ALONE not in r.name]
+    lines += ["", kernels_alone_summary(batch_size, results[batch_size], torch_result)]
+  return "\n".join(lines)
+
+
+def kernels_alone_summary(batch_size: int, row, torch_result) -> str:
+  """What the matmuls-alone rows say about being 3x faster than PyTorch eager."""
+  from benchmarks import kernels_alone  # pylint: disable=g-import-not-at-top
+  matmuls = toy_matmuls(batch_size)
+  budget = torch_result.median_s / 3
+  lines = [f"The iteration's {len(matmuls)} matmuls (forward, weight- and input-gradient passes, "
+           f"{kernels_alone.matmul_flops(matmuls) / 1e9:.3f} GFLOP; the same list as the dots in "
+           "our step's jaxpr) alone, with nothing else, each on its own operands, one after "
+           f"another. Being 3x faster than {torch_result.name} allows "
+           f"{1e3 * budget:.3f} ms per iteration:", ""]
+  for r in row:
+    if r.error is None and MATMULS_ALONE in r.name:
+      lines.append(f"- {r.name}: {1e3 * r.median_s:.3f} ms, "
+                   f"{kernels_alone.matmul_flops(matmuls) / r.median_s / 1e9:.1f} GFLOP/s, "
+                   f"{r.median_s / budget:.2f}x the 3x budget")
   return "\n".join(lines)
 
 
@@ -132,6 +171,10 @@ Notes:
   non-saturating loss. Fixed random real data on the device: no input pipeline is timed.
 - "per step" rows divide a dispatch's time by the steps (or seed-steps) it did; the ratio is the
   median over rounds of (this / fastest PyTorch row) within a round, so below 1 means faster.
+- The matmuls-alone rows (`benchmarks.kernels_alone`) are floors for any implementation that
+  uses that library's matmul kernels: XLA's in one jitted program (one dispatch, the calls
+  ordered by optimization barriers so that none overlaps another, as in a step), PyTorch's as
+  `torch.mm` calls into preallocated outputs under the first `OMP_WAIT_POLICY` flagged.
 - PyTorch runs once per `OMP_WAIT_POLICY` flagged; libgomp's default (spinning at barriers) was
   2x faster than PASSIVE for this model on an idle machine. Every worker idles 0.25 s before each
   timed block, so no spinning threads are left over from the block before.
