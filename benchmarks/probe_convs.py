@@ -2,6 +2,9 @@ r"""dcgan28's convolutions on their own: forward + both gradients, per kernel li
 
 The measurements behind two speed settings and behind the forms that were tried and dropped:
 
+* each of the 20 convolution passes of one dcgan28 iteration at batch 64 alone (forward, weight
+  gradient, input gradient; `benchmarks.kernels_alone`), under both kernel choices, and their sums
+  over the iteration, including the faster choice for every pass;
 * per layer and batch size, ``lax.conv`` (forward, weight and input gradient of ``sum(y**2)``)
   under XLA:CPU's default kernels (YNNPACK convolutions) and under the conv families'
   `gan.train.DEFAULT_XLA_CPU_OPTIONS` (XLA's own kernels): what `xla_cpu_options` and
@@ -26,25 +29,16 @@ from absl import flags
 import jax
 import jax.numpy as jnp
 
+from benchmarks import kernels_alone
 from gan import train
 
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["16", "32", "64", "128"], "Batch sizes.")
 _CALLS = flags.DEFINE_integer("calls", 50, "Timed calls per form.")
 
 DN = ("NHWC", "HWIO", "NHWC")
-# name: (input [H, W, C], kernel [k, k, C, O], stride, padding): dcgan28's four convolutions, the
-# upsampling ones in their phase-decomposed form.
-LAYERS = {
-    "D conv_0 5x5 s2 1->64 on 28x28": ((28, 28, 1), (5, 5, 1, 64), 2, ((1, 2), (1, 2))),
-    "D conv_1 5x5 s2 64->128 on 14x14": ((14, 14, 64), (5, 5, 64, 128), 2, ((1, 2), (1, 2))),
-    "G upconv_0 3x3 128->4x64 on 7x7": ((7, 7, 128), (3, 3, 128, 256), 1, ((1, 1), (1, 1))),
-    "G upconv_1 3x3 64->4x1 on 14x14": ((14, 14, 64), (3, 3, 64, 4), 1, ((1, 1), (1, 1))),
-}
+LAYERS = kernels_alone.DCGAN28_CONVS  # name: (input shape, kernel shape, stride, padding)
 OURS = dict(train.DEFAULT_XLA_CPU_OPTIONS["dcgan28"])
-
-
-def conv(x, w, stride, pad):
-  return jax.lax.conv_general_dilated(x, w, (stride, stride), pad, dimension_numbers=DN)
+conv = kernels_alone.conv
 
 
 def conv_im2col(x, w, stride, pad):
@@ -140,6 +134,31 @@ def layers_table(batch_sizes, calls) -> str:
   return "\n".join(lines)
 
 
+def passes_table(batch, calls) -> str:
+  """Each convolution pass of one dcgan28 iteration alone, under both kernel choices, and the sums
+  over the iteration: with our options, with XLA's defaults, and with the faster of the two for
+  every pass (which no single program can choose, XLA's options being per program)."""
+  lines = ["| layer | pass | per iteration | ours (ms) | XLA default kernels (ms) |",
+           "|---|---|---:|---:|---:|"]
+  totals = {"ours": 0.0, "default": 0.0, "best": 0.0}
+  for p in kernels_alone.dcgan28_conv_passes():
+    fn, shapes = kernels_alone.conv_pass_fn(p.layer, p.kind, batch)
+    args = tuple(jax.random.normal(jax.random.key(i), s) for i, s in enumerate(shapes))
+    fns = {"ours": jax.jit(fn, compiler_options=OURS), "default": jax.jit(fn)}
+    t = time_alternating(fns, {k: args for k in fns}, calls)
+    totals["ours"] += p.count * t["ours"]
+    totals["default"] += p.count * t["default"]
+    totals["best"] += p.count * min(t.values())
+    lines.append(f"| {p.layer} | {p.kind.replace('_', ' ')} | {p.count} | {1e3 * t['ours']:.2f} "
+                 f"| {1e3 * t['default']:.2f} |")
+  return "\n".join(
+      [f"One dcgan28 iteration's {sum(p.count for p in kernels_alone.dcgan28_conv_passes())} "
+       f"convolution passes at batch {batch}, each alone:", ""] + lines + [
+           "", f"Sum over the iteration: ours {1e3 * totals['ours']:.1f} ms, XLA default kernels "
+           f"{1e3 * totals['default']:.1f} ms, the faster of the two for each pass "
+           f"{1e3 * totals['best']:.1f} ms."])
+
+
 def conv1_forms_table(batch, calls) -> str:
   in_shape, w_shape, stride, pad = LAYERS["D conv_1 5x5 s2 64->128 on 14x14"]
   x = jax.random.normal(jax.random.key(0), (batch,) + in_shape)
@@ -177,6 +196,7 @@ def main(argv):
   batch_sizes = [int(b) for b in _BATCH_SIZES.value]
   print(f"XLA:CPU options of ours: {OURS}; jax {jax.__version__} on {jax.default_backend()}\n")
   print(layers_table(batch_sizes, _CALLS.value) + "\n")
+  print(passes_table(64, _CALLS.value) + "\n")
   print(conv1_forms_table(64, _CALLS.value))
 
 
