@@ -244,9 +244,9 @@ Notes:
 - "XLA: the iteration's convolutions alone" (`benchmarks.kernels_alone`): the forward,
   weight-gradient and input-gradient convolutions of one iteration (the 20 in our compiled step,
   as `tests/test_benchmarks_kernels_alone.py` checks; D's in pieces of `d_chunk_size` as our step
-  runs them), each on its own random operands, one after another in one jitted program, under our
-  step's XLA options and under XLA's defaults. No XLA program that does the iteration with these
-  kernels can take less time.
+  runs them), on random operands shared by shape, one after another in one jitted program,
+  under our step's XLA options and under XLA's defaults. No XLA program that does the iteration
+  with these kernels can take less time.
 - "ours / this": median over rounds of (our median / this median) within a round; below 1 means
   ours is faster. The IQR is over all timed iterations.
 """

@@ -151,7 +151,7 @@ def kernels_alone_summary(batch_size: int, row, torch_result) -> str:
   budget = torch_result.median_s / 3
   lines = [f"The iteration's {len(matmuls)} matmuls (forward, weight- and input-gradient passes, "
            f"{kernels_alone.matmul_flops(matmuls) / 1e9:.3f} GFLOP; the same list as the dots in "
-           "our step's jaxpr) alone, with nothing else, each on its own operands, one after "
+           "our step's jaxpr) alone, with nothing else, operands shared by shape, one after "
            f"another. Being 3x faster than {torch_result.name} allows "
            f"{1e3 * budget:.3f} ms per iteration:", ""]
   for r in row:

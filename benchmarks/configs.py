@@ -1,4 +1,4 @@
-"""The models the speed benchmarks time, as plain (picklable) config dicts for `gan.train.build_gan`.
+"""The models the speed benchmarks time, as plain (picklable) configs for `gan.train.build_gan`.
 
 Kept apart from the benchmark scripts, which define flags on import, so tests can read them.
 """

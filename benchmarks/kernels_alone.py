@@ -1,4 +1,4 @@
-"""One iteration's matmuls (the toy) or convolutions (dcgan28) with nothing else: a floor per library.
+"""One iteration's matmuls (toy) or convolutions (dcgan28) with nothing else: a floor per library.
 
 The FLOPs/peak floor (`benchmarks.flops`) assumes every multiply-add runs at the rate of one large
 square matmul. A GAN step's own matmuls and convolutions are smaller and shaped otherwise, and no
@@ -103,7 +103,7 @@ def one_after_another(fns, operands) -> list:
 
 
 class JaxMatmuls:
-  """All ``matmuls`` in one jitted XLA program, each on its own operands.
+  """All ``matmuls`` in one jitted XLA program, one after another.
 
   Args:
     batch_size: the toy's batch (passed by the harness; the shapes already carry it).
