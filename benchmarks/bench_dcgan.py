@@ -87,16 +87,14 @@ CONVS_ALONE = "XLA: the iteration's convolutions alone"
 def kernels_alone_implementations() -> List[harness.Implementation]:
   """The convolution passes of one iteration with nothing else, under our step's XLA options and
   under XLA's defaults: no XLA program with these kernels does the iteration faster."""
-  from benchmarks import jaxgan_runners  # pylint: disable=g-import-not-at-top
-  from gan import train  # pylint: disable=g-import-not-at-top
-  gan = train.build_gan(jaxgan_runners.make_config(DCGAN28_CONFIG))
+  knobs = speed_knobs()
   return [harness.Implementation(f"{CONVS_ALONE}, our step's kernels",
                                  "benchmarks.kernels_alone:JaxConvolutions", "jax",
-                                 dict(compiler_options=dict(gan.xla_cpu_options),
-                                      d_chunk_size=gan.d_chunk_size)),
+                                 dict(compiler_options=knobs["xla_cpu_options"],
+                                      d_chunk_size=knobs["d_chunk_size"])),
           harness.Implementation(f"{CONVS_ALONE}, XLA's default kernels",
                                  "benchmarks.kernels_alone:JaxConvolutions", "jax",
-                                 dict(compiler_options=None, d_chunk_size=gan.d_chunk_size))]
+                                 dict(compiler_options=None, d_chunk_size=knobs["d_chunk_size"]))]
 
 
 def implementations() -> List[harness.Implementation]:

@@ -24,7 +24,7 @@ repeated ones.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -246,10 +246,3 @@ class JaxConvolutions:
   def step(self):
     jax.block_until_ready(self.run(self.operands))
 
-
-def describe(matmuls: Sequence[Matmul]) -> Dict[Matmul, int]:
-  """How many times each shape occurs."""
-  counts: Dict[Matmul, int] = {}
-  for shape in matmuls:
-    counts[shape] = counts.get(shape, 0) + 1
-  return counts
