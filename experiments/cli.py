@@ -12,9 +12,9 @@ EXIT_USER_ERROR = 2
 
 
 def _user_errors():
-  from gan import checkpointing, input_pipeline, trainer  # pylint: disable=g-import-not-at-top
-  return (trainer.ConfigError, trainer.NonFiniteError, checkpointing.CheckpointError,
-          input_pipeline.DatasetNotAvailableError, FileNotFoundError, ValueError)
+  from gan import checkpointing, config, data, loop  # pylint: disable=g-import-not-at-top
+  return (config.ConfigError, loop.NonFiniteError, checkpointing.CheckpointError,
+          data.DatasetNotAvailableError, FileNotFoundError, ValueError)
 
 
 def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:

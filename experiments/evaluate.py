@@ -28,15 +28,15 @@ flags.mark_flags_as_required(["workdir"])
 
 def evaluate(workdir, step=None, inception_weights=None, log=print):
   """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict."""
-  from gan import evaluation, trainer  # pylint: disable=g-import-not-at-top
-  config = trainer.load_run_config(workdir)
+  from gan import checkpointing, config as config_lib, evaluation  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_run_config(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
+  evaluator = evaluation.Evaluator(config, log)
   # The feature network first: a missing Inception weights file is reported before any restore.
-  network = (None if config.dataset.startswith("toy_")
-             else evaluation.feature_network(config, log))
-  gan, step, state = trainer.restore_run(workdir, config, step, log)
-  result = evaluation.evaluate_state(config, gan, state, network=network, log=log)
+  _ = evaluator.network
+  gan, step, state = checkpointing.restore_run(workdir, config, step, log)
+  result = evaluator(gan, state)
   result["step"] = int(step)
   table = evaluation.format_table(result)
   out_dir = os.path.join(workdir, "eval")

@@ -3,7 +3,7 @@ r"""Goodfellow et al. 2014, Fig. 1: a 1-D GAN, its discriminator and the optimal
   python -m experiments.goodfellow_fig1 [--out docs/figures] [--steps 3000]
 
 Trains the MLP GAN of `experiments/configs/toy_1d.py` on N(4, 0.5^2) with the library's train step
-(`gan.train.train_step`, jitted, ``lax.scan`` over chunks of steps; the same trajectory
+(`gan.step.train_step`, jitted, ``lax.scan`` over chunks of steps; the same trajectory
 `experiments.train` follows for that config), and draws it at a few steps as the paper does:
 
 * the data density p_data (black, dotted);
@@ -31,10 +31,11 @@ import ml_collections
 import numpy as np
 from scipy import special
 
-from gan import input_pipeline
+from gan import config as config_lib
+from gan import data
+from gan.data import toys
 from gan import toy_analysis
-from gan import train
-from gan import trainer
+from gan import step as step_lib
 
 DEFAULT_OUT = "docs/figures"
 FIGURE_NAME = "goodfellow_fig1.png"
@@ -58,10 +59,10 @@ def default_config() -> ml_collections.ConfigDict:
   return toy_1d.get_config()
 
 
-def _scan_steps(gan: train.GAN, state: train.GANState, images: jax.Array, rng: jax.Array):
-  """``images.shape[0]`` iterations of `train.train_step`, one real batch each."""
+def _scan_steps(gan: step_lib.GAN, state: step_lib.GANState, images: jax.Array, rng: jax.Array):
+  """``images.shape[0]`` iterations of `step_lib.train_step`, one real batch each."""
   def body(carry, batch_images):
-    return train.train_step(gan, carry, {"image": batch_images}, rng)
+    return step_lib.train_step(gan, carry, {"image": batch_images}, rng)
   return jax.lax.scan(body, state, images)
 
 
@@ -72,18 +73,18 @@ def panel_steps_for(num_steps: int, panel_steps: Sequence[int] = PANEL_STEPS) ->
   return sorted({s for s in panel_steps if 0 <= s < num_steps} | {num_steps})
 
 
-def _panel_arrays(gan: train.GAN, state: train.GANState, z: jax.Array, z_arrows: jax.Array,
+def _panel_arrays(gan: step_lib.GAN, state: step_lib.GANState, z: jax.Array, z_arrows: jax.Array,
                   grid: jax.Array) -> dict:
   """The jittable part of `snapshot`: samples, densities, D and D* on ``grid``."""
-  samples = train.generate(gan, state, z, use_ema=False).reshape(-1)
+  samples = step_lib.generate(gan, state, z, use_ema=False).reshape(-1)
   logits = gan.discriminator.apply(
       {"params": state.d_params, "batch_stats": state.d_batch_stats}, grid[:, None], train=False)
-  p_data = toy_analysis.gaussian_pdf(grid, input_pipeline.TOY_1D_MEAN, input_pipeline.TOY_1D_STD)
+  p_data = toy_analysis.gaussian_pdf(grid, float(toys.TOY_1D.means[0, 0]), toys.TOY_1D.std)
   bandwidth = toy_analysis.silverman_bandwidth(samples)
   p_g = toy_analysis.gaussian_kde(samples, grid, bandwidth)
   return dict(x=grid, samples=samples, p_data=p_data, p_g=p_g, d=jax.nn.sigmoid(logits),
               d_star=toy_analysis.optimal_discriminator(p_data, p_g), kde_bandwidth=bandwidth,
-              arrows_x=train.generate(gan, state, z_arrows, use_ema=False).reshape(-1))
+              arrows_x=step_lib.generate(gan, state, z_arrows, use_ema=False).reshape(-1))
 
 
 def snapshot(arrays: dict) -> dict:
@@ -102,7 +103,7 @@ def snapshot(arrays: dict) -> dict:
     Goodfellow et al. 2014, "Generative Adversarial Nets", Fig. 1 and Proposition 1.
   """
   snap = {k: np.asarray(v) for k, v in arrays.items()}
-  mean, std = input_pipeline.TOY_1D_MEAN, input_pipeline.TOY_1D_STD
+  mean, std = float(toys.TOY_1D.means[0, 0]), toys.TOY_1D.std
   bulk = np.abs(snap["x"] - mean) <= BULK_STDS * std
   mean_over_bulk = lambda v: float(np.mean(v[bulk]))
   snap.update(
@@ -130,11 +131,11 @@ def train_and_snapshot(config: ml_collections.ConfigDict, num_steps: int,
   if config.dataset != "toy_1d":
     raise ValueError(f"This figure is of the 1-D toy; the config's dataset is "
                      f"{config.dataset!r}, expected 'toy_1d'.")
-  trainer.check_config(config)
-  gan = train.build_gan(trainer.model_config(config))
-  state = jax.jit(functools.partial(train.create_state, gan))(jax.random.key(config.seed))
-  rng = jax.random.fold_in(jax.random.key(config.seed), 1)  # as gan.trainer derives it
-  source = input_pipeline.make_source("toy_1d")
+  config_lib.check_config(config)
+  gan = config_lib.build_gan(config)
+  state = jax.jit(functools.partial(step_lib.create_state, gan))(jax.random.key(config.seed))
+  rng = jax.random.fold_in(jax.random.key(config.seed), 1)  # as gan.loop derives it
+  source = data.make_source("toy_1d")
   rows = config.batch_size * gan.n_critic
   run_chunk = jax.jit(functools.partial(_scan_steps, gan), donate_argnums=(0,))
   panel_arrays = jax.jit(functools.partial(_panel_arrays, gan))
@@ -215,7 +216,7 @@ def numbers(snapshots: list, config: ml_collections.ConfigDict) -> dict:
   """The JSON-able summary of the snapshots."""
   keys = ("step", "mean_abs_d_minus_d_star", "mean_abs_d_minus_half",
           "mean_abs_d_star_minus_half", "g_mean", "g_std", "kde_bandwidth")
-  mean, std = input_pipeline.TOY_1D_MEAN, input_pipeline.TOY_1D_STD
+  mean, std = float(toys.TOY_1D.means[0, 0]), toys.TOY_1D.std
   return dict(
       data=dict(mean=mean, std=std),
       bulk=[mean - BULK_STDS * std, mean + BULK_STDS * std],

@@ -57,11 +57,11 @@ def _writing_checkpoint(workdir):
 def _latest_is_good(workdir, model):
   """Restores the newest checkpoint in a fresh process; True when it verifies without fallback."""
   code = (
-      "import sys, jax; from gan import checkpointing, trainer, train\n"
+      "import sys, jax; from gan import checkpointing, config, step\n"
       "from experiments.configs import dcgan_mnist\n"
       f"c = dcgan_mnist.get_config(); c.model = {model!r}\n"
-      "gan = train.build_gan(trainer.model_config(c))\n"
-      "like = train.create_state(gan, jax.random.key(0))\n"
+      "gan = config.build_gan(c)\n"
+      "like = step.create_state(gan, jax.random.key(0))\n"
       f"ck = checkpointing.Checkpointer({os.path.join(workdir, 'checkpoints')!r}, log=print)\n"
       "steps = ck.steps()\n"
       "ck.restore(steps[-1], like) if steps else None\n"

@@ -88,37 +88,31 @@ def load_run(workdir: str, log: Callable[[str], None] = print):
   """The run's config, `GAN` and newest good state: ``(config, gan, step, state)``.
 
   Raises:
-    trainer.ConfigError: ``workdir`` holds no run, or not an unconditional MNIST run.
+    config_lib.ConfigError: ``workdir`` holds no run, or not an unconditional MNIST run.
     checkpointing.CheckpointError: the run has no usable checkpoint.
   """
-  from gan import trainer  # pylint: disable=g-import-not-at-top
-  config = trainer.load_run_config(workdir)
+  from gan import checkpointing, config as config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.load_run_config(workdir)
   if config.dataset not in MNIST_DATASETS:
-    raise trainer.ConfigError(
+    raise config_lib.ConfigError(
         f"--workdir {workdir} trained on {config.dataset!r}; latent_walk needs an MNIST run "
         f"(dataset {' or '.join(MNIST_DATASETS)}): its classifier and attributes are digits'.")
   if config.get("conditional", False):
-    raise trainer.ConfigError(
+    raise config_lib.ConfigError(
         f"--workdir {workdir} is a class-conditional run; latent_walk finds digit classes in z "
         f"and needs an unconditional generator.")
-  gan, step, state = trainer.restore_run(workdir, config, log=log)
+  gan, step, state = checkpointing.restore_run(workdir, config, log=log)
   return config, gan, step, state
 
 
 def make_sampler(gan, state, use_ema: bool, batch_size: int = 500
                  ) -> Callable[[np.ndarray], np.ndarray]:
   """``z [N, D] -> images [N, 28, 28, 1]`` (NumPy), in jitted batches of one fixed size."""
-  from gan import train  # pylint: disable=g-import-not-at-top
-  generate = jax.jit(train.generate, static_argnums=(0,), static_argnames=("use_ema",))
+  from gan import batching, step as step_lib  # pylint: disable=g-import-not-at-top
+  generate = jax.jit(lambda z: step_lib.generate(gan, state, z, None, use_ema=use_ema))
 
   def sample(z: Any) -> np.ndarray:
-    z = np.asarray(z, np.float32)
-    pieces = []
-    for start in range(0, z.shape[0], batch_size):
-      chunk = z[start:start + batch_size]
-      padded = np.pad(chunk, ((0, batch_size - chunk.shape[0]), (0, 0)))
-      pieces.append(generate(gan, state, padded, None, use_ema=use_ema)[:chunk.shape[0]])
-    return np.concatenate(jax.device_get(pieces)).astype(np.float32)
+    return batching.batched_apply(generate, np.asarray(z, np.float32), batch_size)
 
   return sample
 
@@ -570,10 +564,10 @@ def latent_walk(workdir: str, out_dir: Optional[str] = None, seed: int = 0, *,
     The report (also written to ``<out_dir>/latent_report.json``).
 
   Raises:
-    trainer.ConfigError: ``workdir`` holds no run, or not an unconditional MNIST run.
+    config_lib.ConfigError: ``workdir`` holds no run, or not an unconditional MNIST run.
     checkpointing.CheckpointError: the run has no usable checkpoint.
   """
-  from gan import input_pipeline  # pylint: disable=g-import-not-at-top
+  from gan import data  # pylint: disable=g-import-not-at-top
   start_time = time.time()
   for name, value, least in (("num_samples", num_samples, 2 * MIN_POOL),
                              ("repetitions", repetitions, 1), ("batch_size", batch_size, 1)):
@@ -613,9 +607,9 @@ def latent_walk(workdir: str, out_dir: Optional[str] = None, seed: int = 0, *,
   report["arithmetic"], panels = _arithmetic(sample, classify, z, probabilities, attributes, rng,
                                              noise_key, repetitions)
   _save(_stack(panels, gap=24), os.path.join(out_dir, "arithmetic.png"))
-  train_images = input_pipeline.make_source(config.dataset, "train",
+  train_images = data.make_source(config.dataset, "train",
                                             data_dir=data_dir).all_examples()["image"]
-  test_images = input_pipeline.make_source(config.dataset, "test", data_dir=data_dir
+  test_images = data.make_source(config.dataset, "test", data_dir=data_dir
                                            ).all_examples(limit=MAX_COMPARED)["image"]
   report["memorization"] = _memorization(classifier.features, generated, train_images,
                                          test_images, out_dir)

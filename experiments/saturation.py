@@ -11,7 +11,7 @@ Per example, with ``l`` the discriminator's logit on G(z) and ``D = sigmoid(l)``
 The figure draws both curves on log axes for D(G(z)) in [1e-4, 1], and over them the measured
 per-example ``|dL/dl|`` (``jax.grad`` of `gan.losses.generator_loss`) on one batch of the dcgan28
 model of `experiments/configs/dcgan_mnist.py`: at initialisation, and after ``--d_steps``
-discriminator-only updates (`gan.train.d_step`, G held fixed) on real MNIST (``mnist5k``), which
+discriminator-only updates (`gan.step.d_step`, G held fixed) on real MNIST (``mnist5k``), which
 drive D(G(z)) towards 0 as in the first iterations of real training. It writes ``saturation.png``
 and ``saturation.json`` (the medians of D(G(z)) and of each loss's gradient on that batch).
 """
@@ -29,10 +29,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan import input_pipeline
+from gan import config as config_lib
+from gan import data
 from gan import losses
-from gan import train
-from gan import trainer
+from gan import step as step_lib
 
 DEFAULT_OUT = "docs/figures"
 FIGURE_NAME = "saturation.png"
@@ -88,23 +88,16 @@ def per_example_logit_grads(logits: jax.Array, kind: str) -> jax.Array:
   return jax.vmap(jax.grad(lambda l: losses.generator_loss(l[None], kind)))(logits)
 
 
-def _generate_train_mode(gan: train.GAN, state: train.GANState, z: jax.Array) -> jax.Array:
-  """G(z) as the train step computes it (BatchNorm on batch statistics), running stats dropped."""
-  samples, _ = gan.generator.apply({"params": state.g_params, "batch_stats": state.g_batch_stats},
-                                   z, None, train=True, mutable=["batch_stats"])
-  return samples
-
-
-def _d_only_step(gan: train.GAN, state: train.GANState, real: jax.Array, rng: jax.Array,
-                 step: jax.Array) -> tuple[train.GANState, dict]:
-  """One `train.d_step` against fresh G(z), G unchanged."""
-  keys = train.example_keys(rng, step, real.shape[0])
+def _d_only_step(gan: step_lib.GAN, state: step_lib.GANState, real: jax.Array, rng: jax.Array,
+                 step: jax.Array) -> tuple[step_lib.GANState, dict]:
+  """One `step_lib.d_step` against fresh G(z), G unchanged."""
+  keys = step_lib.example_keys(rng, step, real.shape[0])
   z = jax.vmap(lambda k: jax.random.normal(k, (gan.latent_dim,)))(keys)
-  fake = _generate_train_mode(gan, state, z)
-  return train.d_step(gan, state, real, None, fake, None, keys, critic_step=0)
+  fake = step_lib.generate(gan, state, z, use_ema=False, train=True)
+  return step_lib.d_step(gan, state, real, None, fake, None, keys, critic_step=0)
 
 
-def measure(gan: train.GAN, state: train.GANState, z: jax.Array) -> dict:
+def measure(gan: step_lib.GAN, state: step_lib.GANState, z: jax.Array) -> dict:
   """D(G(z)) and each loss's per-example ``|dL/dl|`` on the batch ``z``. Jittable.
 
   D runs in inference mode (no dropout), so D(G(z)) is the discriminator's own verdict.
@@ -112,7 +105,7 @@ def measure(gan: train.GAN, state: train.GANState, z: jax.Array) -> dict:
   Returns:
     ``d_g_z`` and ``grad_<kind>`` for each of `KINDS`, all ``[B]``.
   """
-  fake = _generate_train_mode(gan, state, z)
+  fake = step_lib.generate(gan, state, z, use_ema=False, train=True)
   logits = gan.discriminator.apply({"params": state.d_params, "batch_stats": state.d_batch_stats},
                                    fake, None, train=False)
   out = {"d_g_z": jax.nn.sigmoid(logits)}
@@ -137,18 +130,18 @@ def run(config: ml_collections.ConfigDict, d_steps: int, batch_size: int,
   """
   if d_steps < 0 or batch_size < 1:
     raise ValueError(f"d_steps must be >= 0 and batch_size >= 1; got {d_steps} and {batch_size}.")
-  trainer.check_config(config)
+  config_lib.check_config(config)
   if config.conditional:
     raise ValueError("The saturation measurement is of an unconditional GAN; set "
                      "config.conditional=False.")
-  gan = train.build_gan(trainer.model_config(config))
-  state = jax.jit(functools.partial(train.create_state, gan))(jax.random.key(config.seed))
+  gan = config_lib.build_gan(config)
+  state = jax.jit(functools.partial(step_lib.create_state, gan))(jax.random.key(config.seed))
   rng = jax.random.fold_in(jax.random.key(config.seed), 1)
   z = jax.random.normal(jax.random.fold_in(rng, 2 ** 31 - 1), (batch_size, gan.latent_dim))
   measure_jit = jax.jit(functools.partial(measure, gan))
   measure_batch = lambda s: jax.tree.map(np.asarray, measure_jit(s, z))
   results = {"fresh": measure_batch(state)}
-  source = input_pipeline.make_source(config.dataset, "train", data_dir=data_dir)
+  source = data.make_source(config.dataset, "train", data_dir=data_dir)
   step_fn = jax.jit(functools.partial(_d_only_step, gan), donate_argnums=(0,))
   metrics = {}
   for step in range(d_steps):

@@ -36,14 +36,14 @@ def parse_grid(specs, config):
 
   Values are converted to the type of the base config's field; unknown fields are refused.
   """
-  from gan import trainer  # pylint: disable=g-import-not-at-top
+  from gan import config as gan_config  # pylint: disable=g-import-not-at-top
   grid = []
   for spec in specs:
     field, sep, values = spec.partition("=")
     if not sep or not values:
-      raise trainer.ConfigError(f"--grid {spec!r} is not of the form field=value1,value2,...")
+      raise gan_config.ConfigError(f"--grid {spec!r} is not of the form field=value1,value2,...")
     if field not in config:
-      raise trainer.ConfigError(f"--grid {spec!r}: config has no field {field!r}; fields are: "
+      raise gan_config.ConfigError(f"--grid {spec!r}: config has no field {field!r}; fields are: "
                                 f"{', '.join(sorted(config.keys()))}.")
     kind = type(config[field])
     converted = []
@@ -51,26 +51,26 @@ def parse_grid(specs, config):
       try:
         converted.append(value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
       except ValueError as e:
-        raise trainer.ConfigError(f"--grid {spec!r}: {value!r} is not a valid {kind.__name__} "
+        raise gan_config.ConfigError(f"--grid {spec!r}: {value!r} is not a valid {kind.__name__} "
                                   f"for config.{field}.") from e
     grid.append((field, converted))
   return grid
 
 
 def parse_seeds(text):
-  from gan import trainer  # pylint: disable=g-import-not-at-top
+  from gan import config as gan_config  # pylint: disable=g-import-not-at-top
   try:
     seeds = [int(s) for s in text.split(",")]
   except ValueError as e:
-    raise trainer.ConfigError(f"--seeds {text!r} must be comma-separated integers, "
+    raise gan_config.ConfigError(f"--seeds {text!r} must be comma-separated integers, "
                               f"e.g. 0,1,2.") from e
   if any(s < 0 for s in seeds):
-    raise trainer.ConfigError(f"--seeds {text!r} must be non-negative integers.")
+    raise gan_config.ConfigError(f"--seeds {text!r} must be non-negative integers.")
   return seeds
 
 
 def run_sweep(base, workdir, grid_specs, seeds_text):
-  from gan import trainer  # pylint: disable=g-import-not-at-top
+  from gan import config as gan_config, loop  # pylint: disable=g-import-not-at-top
   grid = parse_grid(grid_specs, base)
   seeds = parse_seeds(seeds_text)
   points = []
@@ -81,13 +81,13 @@ def run_sweep(base, workdir, grid_specs, seeds_text):
         config[field] = value
       config.seed = seed
       name = ",".join([f"{f}={v}" for (f, _), v in zip(grid, values)] + [f"seed={seed}"])
-      trainer.check_config(config)  # every point is checked before any is run
+      gan_config.check_config(config)  # every point is checked before any is run
       points.append((name, config))
   os.makedirs(workdir, exist_ok=True)
   results = []
   for name, config in points:
     print(f"== {name}")
-    metrics = trainer.train_and_evaluate(config, os.path.join(workdir, name))
+    metrics = loop.train_and_evaluate(config, os.path.join(workdir, name))
     results.append(dict(run=name, **metrics))
     with open(os.path.join(workdir, "sweep.jsonl"), "a", encoding="utf-8") as f:
       f.write(json.dumps(results[-1]) + "\n")

@@ -1,4 +1,4 @@
-r"""Trains a GAN: a thin command line over `gan.trainer.train_and_evaluate`.
+r"""Trains a GAN: a thin command line over `gan.loop.train_and_evaluate`.
 
   python -m experiments.train --workdir workdirs/dcgan_mnist \
       [--config experiments/configs/dcgan_mnist.py] [--config.num_steps=2000 ...]
@@ -36,8 +36,8 @@ def main(argv):
   cli.maybe_initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
 
   def run():
-    from gan import trainer  # pylint: disable=g-import-not-at-top
-    metrics = trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    from gan import loop  # pylint: disable=g-import-not-at-top
+    metrics = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     if metrics:
       print("final: " + " ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
     print(f"Samples: {os.path.join(_WORKDIR.value, 'samples.png')}; progress: "

@@ -9,25 +9,34 @@ which step and what is wrong, and falls back to the newest good one.
 
 Orbax writes each step into a temporary directory and renames it when complete, so a run killed
 mid-write leaves the previous checkpoints intact and no half-written step is ever listed.
+
+`load_run` is the one call that opens a trained run (its config, models and newest good state)
+for a notebook or a script: ``run = load_run("workdirs/dcgan_mnist"); x = run.sample(64)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
 from typing import Any, Callable, Optional
 
 import jax
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+
+from gan import config as config_lib
+from gan import step as step_lib
 
 
 class CheckpointError(RuntimeError):
   """No usable checkpoint where one was asked for, or one could not be written."""
 
 
-def _host_array(x: Any) -> np.ndarray:
+def host_array(x: Any) -> np.ndarray:
+  """A local NumPy copy of ``x`` (of a replicated multi-process array, this process's copy)."""
   # Replicated arrays are fully present on every process; read the local copy (device_get of an
   # array spanning several processes is not allowed).
   if isinstance(x, jax.Array) and not x.is_fully_addressable:
@@ -39,7 +48,7 @@ def tree_checksum(tree: Any) -> str:
   """SHA-256 over the dtype, shape and bytes of every leaf, in tree order."""
   digest = hashlib.sha256()
   for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-    value = _host_array(leaf)
+    value = host_array(leaf)
     digest.update(jax.tree_util.keystr(path).encode())
     digest.update(f"{value.dtype}{value.shape}".encode())
     digest.update(np.ascontiguousarray(value).tobytes())
@@ -139,3 +148,87 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.close()
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Trained runs.
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A trained run, restored: its saved config, the `GAN` it describes, and a checkpoint's state.
+
+  Attributes:
+    workdir: where the run lives.
+    config: the config it was trained with (``<workdir>/config.json``).
+    gan: the objective (models, optimizers, settings), built from ``config``.
+    step: the restored checkpoint's step.
+    state: the restored `gan.step.GANState`.
+  """
+  workdir: str
+  config: ml_collections.ConfigDict
+  gan: step_lib.GAN
+  step: int
+  state: step_lib.GANState
+
+  @property
+  def uses_ema(self) -> bool:
+    return self.gan.ema_decay > 0
+
+  def sample(self, num: int, seed: int = 0, labels: Optional[Any] = None,
+             use_ema: Optional[bool] = None, batch_size: int = 500) -> np.ndarray:
+    """``num`` samples G(z) (float32, data in the model's range, [-1, 1] for images).
+
+    Args:
+      num: how many.
+      seed: z (and, for a conditional run without ``labels``, the labels) are a pure function
+        of it.
+      labels: class labels for a conditional run: ``[num]`` ints, or one int for all.
+      use_ema: sample from the EMA params; default: when the run keeps an EMA.
+      batch_size: samples per jitted call.
+    """
+    from gan import evaluation  # pylint: disable=g-import-not-at-top
+    use_ema = self.uses_ema if use_ema is None else use_ema
+    return evaluation.generate_samples(self.gan, self.state, num, seed, self.gan.num_classes,
+                                       use_ema=use_ema, batch_size=batch_size, labels=labels)
+
+
+def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[int] = None,
+                log: Callable[[str], None] = print):
+  """``(gan, step, state)`` of a run: checkpoint ``step``, or the newest good one if None.
+
+  Raises:
+    CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
+  """
+  gan = config_lib.build_gan(config)
+  like = step_lib.create_state(gan, jax.random.key(config.seed))
+  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
+  try:
+    if step is None:
+      step, state = checkpointer.restore_latest_good(like)
+      if step is None:
+        raise CheckpointError(f"--workdir {workdir} has no checkpoint yet; train first "
+                              f"(python -m experiments.train).")
+    else:
+      available = checkpointer.steps()
+      if step not in available:
+        raise CheckpointError(
+            f"--step {step} has no checkpoint in {workdir}; available steps: "
+            f"{', '.join(map(str, available)) or 'none'}.")
+      state = checkpointer.restore(step, like)
+  finally:
+    checkpointer.close()
+  return gan, int(step), state
+
+
+def load_run(workdir: str, step: Optional[int] = None,
+             log: Callable[[str], None] = lambda message: None) -> Run:
+  """Opens a trained run: its config, models and checkpoint ``step`` (newest good if None).
+
+  Raises:
+    gan.config.ConfigError: ``workdir`` holds no training run.
+    CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
+  """
+  config = config_lib.load_run_config(workdir)
+  gan, step, state = restore_run(workdir, config, step, log)
+  return Run(workdir=workdir, config=config, gan=gan, step=step, state=state)

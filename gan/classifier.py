@@ -46,7 +46,7 @@ import optax
 import orbax.checkpoint as ocp
 
 from gan import checkpointing
-from gan import input_pipeline
+from gan import data
 
 CLASSIFIER_VERSION = 1
 ARCHITECTURE = "mnist_cnn_v1"
@@ -71,7 +71,7 @@ EVAL_BATCH_SIZE = 500
 _DATASET = "mnist5k"
 _METADATA_FILE = "classifier.json"
 _PARAMS_DIR = "params"
-_BACKGROUND = -1.0  # Black in the [-1, 1] range of `input_pipeline`.
+_BACKGROUND = -1.0  # Black in the [-1, 1] range of `gan.data`.
 
 
 class MnistClassifier(nn.Module):
@@ -275,7 +275,7 @@ def train_classifier(data_dir: Optional[str] = None, seed: int = DEFAULT_SEED,
   """Trains `MnistClassifier` on the ``mnist5k`` train split; measures test-split accuracy.
 
   AdamW with linear warm-up and cosine decay, cross-entropy, dropout, and random shifts of up to
-  `MAX_SHIFT` pixels. Batches come from `input_pipeline.Source.batch` (a function of seed and
+  `MAX_SHIFT` pixels. Batches come from `gan.data.Source.batch` (a function of seed and
   step) and the step's random keys from ``fold_in(key(seed), step)``, so the result is a function
   of the arguments (bit-for-bit on a given backend). The 1,000 test digits are never trained on.
 
@@ -303,8 +303,8 @@ def _train_and_evaluate(data_dir, seed, num_steps, batch_size, log):
   """`train_classifier`, also returning the split sizes ``{'train': n, 'test': m}``."""
   num_steps = _check_positive("num_steps", num_steps)
   batch_size = _check_positive("batch_size", batch_size)
-  train_source = input_pipeline.make_source(_DATASET, "train", data_dir=data_dir)
-  test_source = input_pipeline.make_source(_DATASET, "test", data_dir=data_dir)
+  train_source = data.make_source(_DATASET, "train", data_dir=data_dir)
+  test_source = data.make_source(_DATASET, "test", data_dir=data_dir)
   init_rng, step_rng = jax.random.split(jax.random.key(seed))
   params = MnistClassifier().init(init_rng, jnp.zeros((1, *IMAGE_SHAPE)))["params"]
   optimizer = _make_optimizer(num_steps)

@@ -5,7 +5,7 @@ on MNIST the attributes can be measured, so the same experiment gives numbers. T
 functions of image batches (NumPy or JAX arrays, any leading batch axes) and work under
 `jax.jit` and `jax.vmap`.
 
-Images are ``[..., H, W, 1]`` floats in [-1, 1] (the range of `gan.input_pipeline`): -1 is
+Images are ``[..., H, W, 1]`` floats in [-1, 1] (the range of `gan.data`): -1 is
 background, 1 full ink. A pixel's ink is ``(x + 1) / 2`` in [0, 1].
 
 * `ink_mass`: the sum of ink over the image. For strokes of a given length it grows linearly with

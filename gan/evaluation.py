@@ -10,13 +10,24 @@ scores under the same protocol:
 
 Generated samples are compared with the *test* split, which the GAN never saw.
 
-Feature networks: the in-repo MNIST classifier (`gan.classifier`) for 28x28x1 data; the FID
-InceptionV3 (`gan.inception`, weights from ``config.inception_weights``) for CIFAR-10 and CelebA.
-The 2-D toys use the mixture metrics of the VEEGAN/PacGAN protocol instead.
+Which protocol evaluates a dataset is the dataset spec's choice (``DatasetSpec.evaluation``, a key
+of `PROTOCOLS`), never a guess from the data's shape:
+
+* ``mnist_classifier``: the image metrics in the feature space of the in-repo MNIST classifier
+  (`gan.classifier`), for digits;
+* ``inception``: the same metrics with the FID InceptionV3 (`gan.inception`, weights from
+  ``config.inception_weights``), for CIFAR-10 and CelebA;
+* ``mixture``: the VEEGAN/PacGAN mixture metrics (modes, high-quality samples, reverse KL) against
+  the spec's ground-truth mixture, for the 2-D toys;
+* ``moments``: mean and standard deviation, for the 1-D toy.
+
+A dataset whose spec names no protocol (e.g. ``fashion_mnist``: no network here knows clothes) is
+refused with the spec's note, instead of being scored by a network that does not fit it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Callable, Optional
@@ -26,31 +37,47 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan import input_pipeline
+from gan import batching
+from gan import data
 from gan import metrics
-from gan import train
+from gan import step as step_lib
+from gan.config import ConfigError
 
 MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN protocol
+MOMENT_SAMPLES = 10000
 _EVAL_SALT = 0xE7A1
 
 
-def generate_samples(gan: train.GAN, state: train.GANState, num: int, seed: int,
-                     num_classes: int = 0, use_ema: bool = True, batch_size: int = 1000
-                     ) -> np.ndarray:
-  """``num`` samples from fresh z (a pure function of ``seed``), in jitted fixed-size batches."""
+def generate_samples(gan: step_lib.GAN, state: step_lib.GANState, num: int, seed: int,
+                     num_classes: int = 0, use_ema: bool = True, batch_size: int = 1000,
+                     labels: Optional[Any] = None) -> np.ndarray:
+  """``num`` samples from fresh z (a pure function of ``seed``), in jitted fixed-size batches.
+
+  Batch ``i`` of ``min(batch_size, num)`` rows draws its z (and, for a conditional GAN without
+  ``labels``, uniform labels) from ``fold_in(fold_in(key(seed), salt), i)``.
+
+  Args:
+    labels: for a conditional GAN, ``[num]`` class labels or one label for all; default random.
+  """
   key = jax.random.fold_in(jax.random.key(seed), _EVAL_SALT)
   batch_size = min(batch_size, num)
-
-  @jax.jit
-  def sample(state, index):
-    k = jax.random.fold_in(key, index)
-    z = jax.random.normal(k, (batch_size, gan.latent_dim))
-    labels = (jax.random.randint(jax.random.fold_in(k, 1), (batch_size,), 0, num_classes)
-              if num_classes else None)
-    return train.generate(gan, state, z, labels, use_ema=use_ema)
-
-  batches = [sample(state, i) for i in range(math.ceil(num / batch_size))]
-  return np.concatenate([np.asarray(b) for b in batches])[:num]
+  keys = [jax.random.fold_in(key, i) for i in range(math.ceil(num / batch_size))]
+  z = np.concatenate([np.asarray(jax.random.normal(k, (batch_size, gan.latent_dim)))
+                      for k in keys])[:num]
+  inputs = {"z": z}
+  if num_classes:
+    if labels is None:
+      labels = np.concatenate([np.asarray(jax.random.randint(
+          jax.random.fold_in(k, 1), (batch_size,), 0, num_classes)) for k in keys])[:num]
+    labels = np.broadcast_to(np.asarray(labels, np.int32), (num,))
+    if labels.min() < 0 or labels.max() >= num_classes:
+      raise ValueError(f"labels must be in [0, {num_classes}); got {labels.min()}..{labels.max()}.")
+    inputs["labels"] = labels
+  elif labels is not None:
+    raise ValueError("labels were given, but this GAN is not class conditional.")
+  sample = jax.jit(lambda batch: step_lib.generate(gan, state, batch["z"], batch.get("labels"),
+                                                   use_ema=use_ema))
+  return batching.batched_apply(sample, inputs, batch_size)
 
 
 class FeatureNetwork:
@@ -64,32 +91,30 @@ class FeatureNetwork:
     return self._outputs(images)
 
 
-def feature_network(config: ml_collections.ConfigDict, log: Callable[[str], None] = print
-                    ) -> FeatureNetwork:
-  """The MNIST classifier for 28x28x1 data, the FID Inception for CIFAR-10/CelebA."""
-  info = input_pipeline.dataset_info(config.dataset)
-  if info.data_shape == (28, 28, 1):
-    from gan import classifier  # pylint: disable=g-import-not-at-top
-    net = classifier.load_or_train_classifier(data_dir=config.data_dir or None, log=log)
-    return FeatureNetwork(
-        lambda x: {k: v for k, v in net.outputs(x).items() if k in ("features", "probabilities")},
-        f"mnist classifier v{classifier.CLASSIFIER_VERSION} (held-out accuracy "
-        f"{net.accuracy:.2%})")
-  if len(info.data_shape) == 3:
-    from gan import inception  # pylint: disable=g-import-not-at-top
-    params = inception.load_inception_params(config.get("inception_weights", ""))
-    apply = jax.jit(lambda x: inception.inception_features(params, x, return_logits=True))
+def _mnist_classifier(config: ml_collections.ConfigDict, log: Callable[[str], None]
+                      ) -> FeatureNetwork:
+  from gan import classifier  # pylint: disable=g-import-not-at-top
+  net = classifier.load_or_train_classifier(data_dir=config.data_dir or None, log=log)
+  return FeatureNetwork(
+      lambda x: {k: v for k, v in net.outputs(x).items() if k in ("features", "probabilities")},
+      f"mnist classifier v{classifier.CLASSIFIER_VERSION} (held-out accuracy "
+      f"{net.accuracy:.2%})")
 
-    def outputs(images):
-      feats, probs = [], []
-      for i in range(0, len(images), 100):
-        f, logits = apply(jnp.asarray(images[i:i + 100]))
-        feats.append(np.asarray(f))
-        probs.append(np.asarray(jax.nn.softmax(logits)))  # all 1,008, as the original IS code
-      return {"features": np.concatenate(feats), "probabilities": np.concatenate(probs)}
 
-    return FeatureNetwork(outputs, "FID InceptionV3 (pt_inception-2015-12-05)")
-  raise ValueError(f"No feature network for {config.dataset!r}; toys use mixture metrics.")
+def _inception(config: ml_collections.ConfigDict, log: Callable[[str], None]) -> FeatureNetwork:
+  del log
+  from gan import inception  # pylint: disable=g-import-not-at-top
+  params = inception.load_inception_params(config.get("inception_weights", ""))
+  apply = jax.jit(lambda x: inception.inception_features(params, x, return_logits=True))
+
+  def outputs(images):
+    def features_and_probabilities(batch):
+      features, logits = apply(batch)
+      # The softmax over all 1,008 logits, as the original Inception Score code takes it.
+      return {"features": features, "probabilities": jax.nn.softmax(logits)}
+    return batching.batched_apply(features_and_probabilities, images, 100)
+
+  return FeatureNetwork(outputs, "FID InceptionV3 (pt_inception-2015-12-05)")
 
 
 def _image_metrics(real_a: dict, real_b: dict) -> dict:
@@ -105,11 +130,12 @@ def _image_metrics(real_a: dict, real_b: dict) -> dict:
 
 
 def real_references(config: ml_collections.ConfigDict, network: FeatureNetwork) -> dict:
-  """Features of the test split and the real-data reference metrics (train vs test)."""
+  """Features of the eval split and the real-data reference metrics (train vs eval split)."""
+  spec = data.get(config.dataset)
   data_dir = config.data_dir or None
-  test = input_pipeline.make_source(config.dataset, "test", data_dir=data_dir).all_examples(
-      limit=config.get("eval_num_samples") if config.dataset == "celeb_a" else None)
-  train_split = input_pipeline.make_source(config.dataset, "train", data_dir=data_dir)
+  test = data.make_source(config.dataset, spec.eval_split, data_dir=data_dir).all_examples(
+      limit=config.get("eval_num_samples") if spec.eval_split_is_large else None)
+  train_split = data.make_source(config.dataset, "train", data_dir=data_dir)
   train_images = train_split.all_examples(limit=config.eval_num_samples)["image"]
   test_out = network(test["image"])
   train_out = network(train_images)
@@ -119,43 +145,122 @@ def real_references(config: ml_collections.ConfigDict, network: FeatureNetwork) 
               num_test=len(test["image"]))
 
 
-def evaluate_state(config: ml_collections.ConfigDict, gan: train.GAN, state: train.GANState,
-                   references: Optional[dict] = None, network: Optional[FeatureNetwork] = None,
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+  """How samples of a dataset are evaluated.
+
+  Attributes:
+    evaluate: ``evaluate(evaluator, gan, state) -> {'model': ..., 'reference': ..., ...}``.
+    feature_network: ``(config, log) -> FeatureNetwork`` for protocols in a feature space.
+  """
+  evaluate: Callable[..., dict]
+  feature_network: Optional[Callable[..., FeatureNetwork]] = None
+
+
+def _evaluate_images(evaluator: "Evaluator", gan, state) -> dict:
+  network, references = evaluator.network, evaluator.references
+  samples = generate_samples(gan, state, references["num_real"], evaluator.config.seed,
+                             gan.num_classes, use_ema=gan.ema_decay > 0)
+  model = _image_metrics(references["test_outputs"], network(samples))
+  return dict(model=model, reference=references["reference"], num_samples=len(samples),
+              num_test=references["num_test"], feature_network=network.name)
+
+
+def _evaluate_mixture(evaluator: "Evaluator", gan, state) -> dict:
+  mixture = evaluator.spec.mixture
+  samples = generate_samples(gan, state, MIXTURE_SAMPLES, evaluator.config.seed, gan.num_classes,
+                             use_ema=gan.ema_decay > 0)
+  real = data.make_source(evaluator.spec.name, evaluator.spec.eval_split).all_examples(
+      limit=MIXTURE_SAMPLES)["image"]
+  return dict(model=metrics.mixture_metrics(samples, mixture.means, mixture.std),
+              reference=metrics.mixture_metrics(real, mixture.means, mixture.std),
+              num_samples=MIXTURE_SAMPLES)
+
+
+def _evaluate_moments(evaluator: "Evaluator", gan, state) -> dict:
+  samples = generate_samples(gan, state, MOMENT_SAMPLES, evaluator.config.seed,
+                             use_ema=gan.ema_decay > 0)
+  real = data.make_source(evaluator.spec.name, evaluator.spec.eval_split).all_examples(
+      limit=MOMENT_SAMPLES)["image"]
+  describe = lambda x: dict(mean=float(np.mean(x)), std=float(np.std(x)))
+  return dict(model=describe(samples), reference=describe(real), num_samples=MOMENT_SAMPLES)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "mnist_classifier": Protocol(_evaluate_images, _mnist_classifier),
+    "inception": Protocol(_evaluate_images, _inception),
+    "mixture": Protocol(_evaluate_mixture),
+    "moments": Protocol(_evaluate_moments),
+}
+
+
+def protocol_for(config: ml_collections.ConfigDict) -> Protocol:
+  """The protocol ``config.dataset``'s spec names; `ConfigError` (with the spec's note) if none."""
+  spec = data.get(config.dataset)
+  if spec.evaluation is None:
+    raise ConfigError(f"Dataset {spec.name!r} cannot be evaluated here: {spec.evaluation_note}")
+  if spec.evaluation not in PROTOCOLS:
+    raise ConfigError(f"Dataset {spec.name!r} names the evaluation {spec.evaluation!r}, which is "
+                      f"not one of: {', '.join(PROTOCOLS)}.")
+  return PROTOCOLS[spec.evaluation]
+
+
+class Evaluator:
+  """Evaluates states of runs of one config; the feature network and the real-data references
+  are prepared once, on first use (or passed in).
+
+    evaluator = Evaluator(config)
+    result = evaluator(gan, state)   # {'model': {...}, 'reference': {...}, 'num_samples', ...}
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, log: Callable[[str], None] = print,
+               network: Optional[FeatureNetwork] = None, references: Optional[dict] = None):
+    self.config = config
+    self.spec = data.get(config.dataset)
+    self.protocol = protocol_for(config)
+    self._log = log
+    self._network = network
+    self._references = references
+
+  @property
+  def network(self) -> Optional[FeatureNetwork]:
+    """The feature network (built on first use), or None for protocols without one."""
+    if self._network is None and self.protocol.feature_network is not None:
+      self._network = self.protocol.feature_network(self.config, self._log)
+    return self._network
+
+  @property
+  def references(self) -> dict:
+    """Features of the eval split and the real-data reference metrics (computed on first use)."""
+    if self._references is None:
+      self._references = real_references(self.config, self.network)
+    return self._references
+
+  def __call__(self, gan: step_lib.GAN, state: step_lib.GANState) -> dict:
+    start = time.perf_counter()
+    result = self.protocol.evaluate(self, gan, state)
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def feature_network(config: ml_collections.ConfigDict, log: Callable[[str], None] = print
+                    ) -> Optional[FeatureNetwork]:
+  """The feature network of ``config.dataset``'s protocol (None for the toys' protocols)."""
+  return Evaluator(config, log).network
+
+
+def evaluate_state(config: ml_collections.ConfigDict, gan: step_lib.GAN,
+                   state: step_lib.GANState, references: Optional[dict] = None,
+                   network: Optional[FeatureNetwork] = None,
                    log: Callable[[str], None] = print) -> dict:
-  """Evaluates ``state``; returns ``{'model': {...}, 'reference': {...}, ...}``.
+  """Evaluates ``state`` by its dataset's protocol; returns ``{'model': ..., 'reference': ...}``.
 
   For image data: FID, KID (mean and std over subsets), the class-probability score,
   precision/recall (k = 3) and density/coverage (k = 5) of ``eval_num_samples`` generated images
   against the test split, beside the same metrics for real training images (the reference).
   For the 2-D toys: modes captured, high-quality fraction and reverse KL on 2,500 samples.
   """
-  start = time.perf_counter()
-  num_classes = gan.num_classes
-  if config.dataset in ("toy_ring", "toy_grid"):
-    means = input_pipeline.ring_means() if config.dataset == "toy_ring" else \
-        input_pipeline.grid_means()
-    sigma = metrics.RING_SIGMA if config.dataset == "toy_ring" else metrics.GRID_SIGMA
-    samples = generate_samples(gan, state, MIXTURE_SAMPLES, config.seed, num_classes,
-                               use_ema=config.ema_decay > 0)
-    real = input_pipeline.make_source(config.dataset, "test").all_examples(
-        limit=MIXTURE_SAMPLES)["image"]
-    return dict(model=metrics.mixture_metrics(samples, means, sigma),
-                reference=metrics.mixture_metrics(real, means, sigma),
-                num_samples=MIXTURE_SAMPLES, seconds=time.perf_counter() - start)
-  if config.dataset == "toy_1d":
-    samples = generate_samples(gan, state, 10000, config.seed, use_ema=config.ema_decay > 0)
-    real = input_pipeline.make_source(config.dataset, "test").all_examples(limit=10000)["image"]
-    describe = lambda x: dict(mean=float(np.mean(x)), std=float(np.std(x)))
-    return dict(model=describe(samples), reference=describe(real), num_samples=10000,
-                seconds=time.perf_counter() - start)
-  network = network or feature_network(config, log)
-  references = references or real_references(config, network)
-  samples = generate_samples(gan, state, references["num_real"], config.seed, num_classes,
-                             use_ema=config.ema_decay > 0)
-  model = _image_metrics(references["test_outputs"], network(samples))
-  return dict(model=model, reference=references["reference"], num_samples=len(samples),
-              num_test=references["num_test"], feature_network=network.name,
-              seconds=time.perf_counter() - start)
+  return Evaluator(config, log, network, references)(gan, state)
 
 
 def format_table(result: dict) -> str:

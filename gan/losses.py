@@ -13,32 +13,85 @@ Names say what each loss is, because libraries disagree on what "minimax" means:
   gradients when D confidently rejects the samples, i.e. early in training).
 * ``least_squares``: LSGAN (Mao et al. 2017), a-b-c = 0-1-1 coding.
 * ``hinge``: Lim & Ye 2017; Miyato et al. 2018.
-* ``wasserstein``: WGAN critic loss (Arjovsky et al. 2017); pair with `gradient_penalty`.
+* ``wasserstein``: WGAN critic loss (Arjovsky et al. 2017); needs a Lipschitz constraint on D
+  (`gradient_penalty`, or weight clipping in the step).
+
+Each named loss is a `Loss` in one registry (`LOSSES`): a pair of pure functions
+``discriminator(real_logits, fake_logits, axis_name)`` and
+``generator(fake_logits, real_logits, axis_name)``. The generator half sees D's logits on real data
+too (for relativistic losses; the step computes them only for a loss that says it uses them), and
+``axis_name`` lets a loss that takes a statistic over the batch take it over the *global* batch
+under pmap. Adding a loss is one `register` call here and its test.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
 
-LOSS_KINDS = ("saturating", "non_saturating", "least_squares", "hinge", "wasserstein")
+
+@dataclasses.dataclass(frozen=True)
+class Loss:
+  """A named GAN loss: the two halves to *minimise*, and what the step must know about them.
+
+  Attributes:
+    discriminator: ``(real_logits, fake_logits, axis_name) -> scalar``, the batch mean.
+    generator: ``(fake_logits, real_logits, axis_name) -> scalar``; ``real_logits`` is None
+      unless ``generator_uses_real``.
+    generator_uses_real: whether the generator half needs D's logits on real data.
+    needs_lipschitz: whether D must be kept Lipschitz (a gradient penalty or weight clipping),
+      without which the loss is unbounded below.
+    reference: the paper.
+  """
+  discriminator: Callable[..., jax.Array]
+  generator: Callable[..., jax.Array]
+  generator_uses_real: bool = False
+  needs_lipschitz: bool = False
+  reference: str = ""
 
 
-def _check_kind(kind: str) -> None:
-  if kind not in LOSS_KINDS:
+LOSSES: dict[str, Loss] = {}
+
+
+def register(name: str, loss: Loss) -> Loss:
+  """Adds ``loss`` under ``name`` (once); returns it."""
+  if name in LOSSES:
+    raise ValueError(f"GAN loss {name!r} is already registered.")
+  LOSSES[name] = loss
+  return loss
+
+
+def get(kind: str) -> Loss:
+  """The loss registered as ``kind``; a `ValueError` listing the valid kinds otherwise."""
+  if kind not in LOSSES:
     raise ValueError(
-        f"Unknown GAN loss kind {kind!r}; valid kinds are: {', '.join(LOSS_KINDS)}.")
+        f"Unknown GAN loss kind {kind!r}; valid kinds are: {', '.join(names())}.")
+  return LOSSES[kind]
 
 
-def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array, kind: str) -> jax.Array:
+def names() -> tuple[str, ...]:
+  """Every registered loss name, in registration order."""
+  return tuple(LOSSES)
+
+
+def batch_mean(x: jax.Array, axis_name: Optional[str] = None) -> jax.Array:
+  """The mean over the global batch: over the mapped ``axis_name`` too, when there is one."""
+  mean = jnp.mean(x)
+  return jax.lax.pmean(mean, axis_name) if axis_name else mean
+
+
+def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array, kind: str,
+                       axis_name: Optional[str] = None) -> jax.Array:
   """Discriminator (critic) loss to *minimise*, averaged over the batch.
 
   Args:
     real_logits: D's logits on real data, any shape.
     fake_logits: D's logits on generated data, any shape.
-    kind: one of `LOSS_KINDS`.
+    kind: a registered loss (`names()`).
+    axis_name: the mapped batch axis, for losses that use a statistic of the whole batch.
 
   Returns:
     A scalar. For ``saturating``/``non_saturating`` it is the binary cross-entropy
@@ -51,24 +104,19 @@ def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array, kind: str
     Lim & Ye 2017, "Geometric GAN" (hinge);
     Arjovsky et al. 2017, "Wasserstein GAN".
   """
-  _check_kind(kind)
-  if kind in ("saturating", "non_saturating"):
-    # -log D(x) = softplus(-l); -log(1 - D(G(z))) = softplus(l).
-    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
-  if kind == "least_squares":
-    return 0.5 * (jnp.mean((real_logits - 1.0) ** 2) + jnp.mean(fake_logits ** 2))
-  if kind == "hinge":
-    return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
-  # wasserstein: the critic maximises E[f(x)] - E[f(G(z))].
-  return jnp.mean(fake_logits) - jnp.mean(real_logits)
+  return get(kind).discriminator(real_logits, fake_logits, axis_name)
 
 
-def generator_loss(fake_logits: jax.Array, kind: str) -> jax.Array:
+def generator_loss(fake_logits: jax.Array, kind: str, real_logits: Optional[jax.Array] = None,
+                   axis_name: Optional[str] = None) -> jax.Array:
   """Generator loss to *minimise*, averaged over the batch.
 
   Args:
     fake_logits: D's logits on generated data.
-    kind: one of `LOSS_KINDS`.
+    kind: a registered loss (`names()`).
+    real_logits: D's logits on real data; required by losses with ``generator_uses_real``
+      (relativistic ones), ignored by the others.
+    axis_name: the mapped batch axis, for losses that use a statistic of the whole batch.
 
   Returns:
     A scalar: ``E[log(1 - D(G(z)))]`` (``saturating``, negative), ``-E[log D(G(z))]``
@@ -79,15 +127,56 @@ def generator_loss(fake_logits: jax.Array, kind: str) -> jax.Array:
     Goodfellow et al. 2014, "Generative Adversarial Nets", Sec. 3 (the saturation argument);
     Mao et al. 2017; Lim & Ye 2017; Arjovsky et al. 2017.
   """
-  _check_kind(kind)
-  if kind == "saturating":
+  loss = get(kind)
+  if loss.generator_uses_real and real_logits is None:
+    raise ValueError(f"The {kind!r} generator loss compares fake with real logits: pass "
+                     "real_logits.")
+  return loss.generator(fake_logits, real_logits if loss.generator_uses_real else None, axis_name)
+
+
+# ----------------------------------------------------------------------------------------------
+# The named losses. Log-probabilities go through softplus: -log D(x) = softplus(-l) and
+# -log(1 - D(x)) = softplus(l), exact and finite for any finite logit.
+
+
+def _bce_discriminator(real_logits, fake_logits, axis_name=None):
+  del axis_name
+  return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+
+
+register("saturating", Loss(
+    discriminator=_bce_discriminator,
     # log(1 - sigmoid(l)) = log_sigmoid(-l) = -softplus(l).
-    return -jnp.mean(jax.nn.softplus(fake_logits))
-  if kind == "non_saturating":
-    return jnp.mean(jax.nn.softplus(-fake_logits))
-  if kind == "least_squares":
-    return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
-  return -jnp.mean(fake_logits)
+    generator=lambda fake, real=None, axis_name=None: -jnp.mean(jax.nn.softplus(fake)),
+    reference="Goodfellow et al. 2014, the minimax game as written"))
+
+register("non_saturating", Loss(
+    discriminator=_bce_discriminator,
+    generator=lambda fake, real=None, axis_name=None: jnp.mean(jax.nn.softplus(-fake)),
+    reference="Goodfellow et al. 2014, Sec. 3"))
+
+register("least_squares", Loss(
+    discriminator=lambda real, fake, axis_name=None: 0.5 * (jnp.mean((real - 1.0) ** 2) +
+                                                            jnp.mean(fake ** 2)),
+    generator=lambda fake, real=None, axis_name=None: 0.5 * jnp.mean((fake - 1.0) ** 2),
+    reference="Mao et al. 2017, a-b-c = 0-1-1 coding"))
+
+register("hinge", Loss(
+    discriminator=lambda real, fake, axis_name=None: (jnp.mean(jax.nn.relu(1.0 - real)) +
+                                                      jnp.mean(jax.nn.relu(1.0 + fake))),
+    generator=lambda fake, real=None, axis_name=None: -jnp.mean(fake),
+    reference="Lim & Ye 2017; Miyato et al. 2018"))
+
+register("wasserstein", Loss(
+    # The critic maximises E[f(x)] - E[f(G(z))].
+    discriminator=lambda real, fake, axis_name=None: jnp.mean(fake) - jnp.mean(real),
+    generator=lambda fake, real=None, axis_name=None: -jnp.mean(fake),
+    needs_lipschitz=True,
+    reference="Arjovsky et al. 2017"))
+
+
+# ----------------------------------------------------------------------------------------------
+# Regularizers.
 
 
 def _per_example_input_grads(critic: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:

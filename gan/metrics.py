@@ -11,8 +11,8 @@ produced; extracting them is not this module's job. What lives here:
 * `precision_recall` (Kynkaanniemi et al. 2019) and `density_coverage` (Naeem et al. 2020): k-NN
   manifold estimates. Pairwise distances are computed in jitted blocks, so 10,000 x 10,000 sets
   never materialise a full distance matrix and run on an accelerator when there is one.
-* `mixture_metrics`, `ring_means`, `grid_means`: modes / high-quality fraction / reverse KL on the
-  2-D Gaussian-mixture toys (VEEGAN, PacGAN).
+* `mixture_metrics`: modes / high-quality fraction / reverse KL on the 2-D Gaussian-mixture toys
+  (VEEGAN, PacGAN); the mixtures themselves are data (`gan.data.toys`).
 * `stacked_mnist_modes`: distinct modes out of 1000 and reverse KL on Stacked MNIST.
 
 Scalar results come back as Python floats/ints, ready for a metric writer.
@@ -30,9 +30,6 @@ import scipy.special
 
 ArrayLike = Union[np.ndarray, jax.Array]
 
-# Standard deviations of the 2-D toy mixtures (VEEGAN / PacGAN protocol).
-RING_SIGMA = 0.01
-GRID_SIGMA = 0.05
 # A sample is "high quality" when it lies within this many standard deviations of its nearest mode.
 HIGH_QUALITY_NUM_STDS = 3.0
 
@@ -471,44 +468,6 @@ def _kl_to_uniform(counts: np.ndarray) -> float:
   return float(np.sum(scipy.special.rel_entr(p, 1.0 / counts.shape[0])))
 
 
-def ring_means(num_modes: int = 8, radius: float = 1.0) -> np.ndarray:
-  """Means of the ring mixture: `num_modes` points evenly spaced on a circle, the first at (r, 0).
-
-  Args:
-    num_modes: number of modes (8 in the standard benchmark).
-    radius: radius of the circle (1; pair it with `RING_SIGMA` = 0.01).
-
-  Returns:
-    ``[num_modes, 2]`` float64 means at angles ``2 pi i / num_modes``.
-
-  References:
-    Metz et al. 2017, "Unrolled Generative Adversarial Networks";
-    Srivastava et al. 2017, "VEEGAN: Reducing Mode Collapse in GANs using Implicit Variational
-    Learning".
-  """
-  angles = 2.0 * np.pi * np.arange(num_modes) / num_modes
-  return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-
-
-def grid_means(num_per_side: int = 5, spacing: float = 2.0) -> np.ndarray:
-  """Means of the grid mixture: a centred square grid, ``{-4, -2, 0, 2, 4}^2`` by default.
-
-  Args:
-    num_per_side: modes per side (5, giving 25 modes).
-    spacing: distance between neighbouring modes (2; pair it with `GRID_SIGMA` = 0.05).
-
-  Returns:
-    ``[num_per_side ** 2, 2]`` float64 means, row-major (x varies slowest).
-
-  References:
-    Srivastava et al. 2017, "VEEGAN"; Lin et al. 2018, "PacGAN: The Power of Two Samples in
-    Generative Adversarial Networks".
-  """
-  ticks = spacing * (np.arange(num_per_side) - (num_per_side - 1) / 2.0)
-  xs, ys = np.meshgrid(ticks, ticks, indexing="ij")
-  return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-
 def mixture_metrics(samples: ArrayLike, means: ArrayLike, sigma: float,
                     num_stds: float = HIGH_QUALITY_NUM_STDS) -> Dict[str, float]:
   """Modes captured, high-quality fraction and reverse KL for a 2-D Gaussian-mixture toy.
@@ -526,8 +485,8 @@ def mixture_metrics(samples: ArrayLike, means: ArrayLike, sigma: float,
 
   Args:
     samples: ``[N, 2]`` generated samples.
-    means: ``[K, 2]`` mode means, e.g. `ring_means()` or `grid_means()`.
-    sigma: the mixture's per-coordinate standard deviation (`RING_SIGMA`, `GRID_SIGMA`).
+    means: ``[K, 2]`` mode means, e.g. ``gan.data.toys.RING.means``.
+    sigma: the mixture's per-coordinate standard deviation (``gan.data.toys.RING.std``).
     num_stds: high-quality threshold in standard deviations (3 in VEEGAN/PacGAN).
 
   Returns:

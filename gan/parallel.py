@@ -1,4 +1,4 @@
-"""Running `gan.train.train_step` data-parallel: ``jax.pmap``, or ``jax.jit`` over a data mesh.
+"""Running `gan.step.train_step` data-parallel: ``jax.pmap``, or ``jax.jit`` over a data mesh.
 
 Both forms run the very same step function and give the state one device gives on the same global
 batch (random numbers are drawn per global example, BatchNorm statistics are global-batch ones):
@@ -14,7 +14,6 @@ batch (random numbers are drawn per global example, BatchNorm statistics are glo
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, Optional, Sequence
 
@@ -23,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from gan import train
+from gan import step as step_lib
 
 DATA_AXIS = "data"
 
@@ -51,30 +50,32 @@ def global_batch(local_batch: dict, mesh: Mesh) -> dict:
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local_batch)
 
 
-def sharded_train_step(gan: train.GAN, mesh: Mesh, skip_nonfinite: bool = False, donate=True):
-  """`train.train_step` jitted for a replicated state and a ``'data'``-sharded global batch.
+def sharded_train_step(gan: step_lib.GAN, mesh: Mesh,
+                       schedule: step_lib.Schedule = step_lib.DEFAULT_SCHEDULE,
+                       skip_nonfinite: bool = False, donate=True):
+  """`gan.step.train_step` jitted for a replicated state and a ``'data'``-sharded global batch.
 
-  On a mesh of several devices D sees whole batches (``gan.d_chunk_size`` is ignored): the step
-  is traced with the global batch, and pieces of it would straddle devices.
+  The schedule is used as given (`gan.config.resolve_schedule` picks whole batches for D on a
+  mesh of several devices, where pieces of the global batch would straddle devices).
   """
-  if mesh.size > 1 and gan.d_chunk_size:
-    gan = dataclasses.replace(gan, d_chunk_size=0)
   replicated = NamedSharding(mesh, P())
-  step = functools.partial(train.train_step, gan, skip_nonfinite=skip_nonfinite)
+  step = functools.partial(step_lib.train_step, gan, skip_nonfinite=skip_nonfinite,
+                           schedule=schedule)
   return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P(DATA_AXIS)), replicated),
                  out_shardings=(replicated, replicated), donate_argnums=(0,) if donate else (),
-                 compiler_options=train.compiler_options(gan))
+                 compiler_options=schedule.compiler_options())
 
 
-def pmap_train_step(gan: train.GAN, axis_name: str = "batch", skip_nonfinite: bool = False,
-                    donate=True):
-  """`train.train_step` under ``jax.pmap``; state and batch carry a leading device axis.
+def pmap_train_step(gan: step_lib.GAN, axis_name: str = "batch", skip_nonfinite: bool = False,
+                    donate=True, schedule: step_lib.Schedule = step_lib.DEFAULT_SCHEDULE):
+  """`gan.step.train_step` under ``jax.pmap``; state and batch carry a leading device axis.
 
   ``jax.pmap`` takes no compiler options, so this step compiles with XLA's defaults, not
-  ``gan.xla_cpu_options`` (the same numbers up to float32 rounding; on a CPU maybe slower).
+  ``schedule.xla_cpu_options`` (the same numbers up to float32 rounding; on a CPU maybe slower).
+  Each device runs the step on its own shard, so ``schedule.d_chunk_size`` applies per device.
   """
-  step = functools.partial(train.train_step, gan, axis_name=axis_name,
-                           skip_nonfinite=skip_nonfinite)
+  step = functools.partial(step_lib.train_step, gan, axis_name=axis_name,
+                           skip_nonfinite=skip_nonfinite, schedule=schedule)
   return jax.pmap(step, axis_name=axis_name, in_axes=(0, 0, None),
                   donate_argnums=(0,) if donate else ())
 

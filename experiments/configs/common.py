@@ -1,6 +1,6 @@
 """Fields every config has, with their defaults. Each config file starts from `base_config()`.
 
-Every field is documented here once; `gan.trainer.check_config` validates them at the door.
+Every field is documented here once; `gan.config.check_config` validates them at the door.
 """
 
 import ml_collections
@@ -10,11 +10,11 @@ def base_config() -> ml_collections.ConfigDict:
   """The defaults shared by all experiments (the seed's DCGAN on offline MNIST)."""
   c = ml_collections.ConfigDict()
   # Data.
-  c.dataset = "mnist5k"        # one of gan.input_pipeline.DATASETS
+  c.dataset = "mnist5k"        # a registered dataset: gan.data.names()
   c.data_dir = ""              # TFDS data dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.conditional = False        # class-conditional G and projection D (needs a labelled dataset)
   # Model.
-  c.model = "dcgan28"          # one of gan.models.MODEL_FAMILIES
+  c.model = "dcgan28"          # a registered model family: gan.models.names()
   c.latent_dim = 100
   c.d_dropout = 0.3            # dcgan28 / mlp discriminator dropout
   c.mlp_hidden = (256, 256)    # mlp only
@@ -22,11 +22,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.model_width = 64           # dcgan32 / dcgan64: ngf = ndf
   c.phase_decomposed_upsample = True  # dcgan28: the exact, cheaper upsample+conv form
   # Objective and optimisation.
-  c.loss = "non_saturating"    # one of gan.losses.LOSS_KINDS
+  c.loss = "non_saturating"    # a registered loss: gan.losses.names()
   c.n_critic = 1               # D updates per G update (Goodfellow's k)
-  c.r1_gamma = 0.0
-  c.gp_weight = 0.0
-  c.optimizer = "adam"         # one of gan.train.OPTIMIZERS
+  c.r1_gamma = 0.0             # R1 (Mescheder et al. 2018): + r1_gamma / 2 * E||grad D(x)||^2
+  c.gp_weight = 0.0            # WGAN-GP (Gulrajani et al. 2017): + gp_weight * E(||grad||-1)^2
+  c.d_weight_clip = 0.0        # WGAN (Arjovsky et al. 2017): clip D's params to [-c, c]; 0 = off
+  c.optimizer = "adam"         # one of gan.step.OPTIMIZERS: adam, rmsprop, sgd
   c.g_learning_rate = 2e-4
   c.d_learning_rate = 2e-4
   c.adam_b1 = 0.5              # Radford et al. 2015
@@ -36,14 +37,17 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_steps = 4000           # iterations (n_critic D updates + 1 G update each)
   c.seed = 0
   c.nan_policy = "stop"        # 'stop' | 'skip_step' on a non-finite loss, gradient or parameter
-  # Speed knobs that do not change what is computed.
-  c.share_generator_forward = True
-  c.concat_real_fake = False   # one D call on [real; fake]: exact; 34-45% slower for dcgan28's
-                               # conv D on CPU, ~5% faster for an MLP D (the toys set it)
-  # c.xla_cpu_options: XLA:CPU compiler options for the step (a dict). Unset = the model
-  # family's default (gan.train.DEFAULT_XLA_CPU_OPTIONS); {} = XLA's own defaults.
-  # c.d_chunk_size: at most this many examples per D call (a D without BatchNorm only). Unset =
-  # the model family's default (gan.train.DEFAULT_D_CHUNK_SIZE); 0 = whole batches.
+  # Scheduling (gan.step.Schedule, resolved by gan.config.resolve_schedule): how the step is
+  # laid out on the machine, never what it computes (at most the order of float32 rounding).
+  c.share_generator_forward = True  # one G forward serves the last D update and the G update
+  c.concat_real_fake = False   # one D call on [real; fake]: exact; slower for dcgan28's conv D
+                               # on CPU, faster for an MLP D (the toys set it)
+  c.d_chunk_size = -1          # examples per D call (a D without BatchNorm only): -1 = the model
+                               # family's CPU default on one CPU device, else whole batches;
+                               # 0 = whole batches
+  c.xla_cpu_options = "auto"   # XLA:CPU compiler options of the step: 'auto' = the model
+                               # family's default; '' = XLA's defaults; 'name=value,...'
+
   # Outputs.
   c.log_every = 50
   c.checkpoint_every = 1000

@@ -14,6 +14,11 @@ uninterrupted one.
 One iteration (Goodfellow et al. 2014, Algorithm 1): ``n_critic`` discriminator updates, each on
 its own slice of real data and its own z, then one generator update on the z of the last
 discriminator update (as the PyTorch DCGAN example does: one generated batch serves both updates).
+
+What is computed is fixed by `GAN` (the objective: models, optimizers, loss, regularizers). How
+it is scheduled on a machine is a separate `Schedule` (one D call or two, D in pieces, the XLA
+compiler options), resolved once by `gan.config.resolve_schedule`; a schedule changes at most the
+order of float32 rounding, never the function.
 """
 
 from __future__ import annotations
@@ -25,14 +30,11 @@ from typing import Any, Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
 from flax import struct
 
 from gan import losses
-from gan import models
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
 # Salts that separate the random draws of one example within one iteration.
 _SALT_LATENT, _SALT_LABEL, _SALT_DROPOUT_REAL, _SALT_DROPOUT_FAKE, _SALT_MIX = range(5)
 _SALTS_PER_CRITIC_STEP = 8
@@ -60,9 +62,23 @@ class GANState(struct.PyTreeNode):
 
 @dataclasses.dataclass(frozen=True)
 class GAN:
-  """The static, non-array half of a GAN: modules, optimizers and loss settings.
+  """The static, non-array half of a GAN: the objective (modules, optimizers, loss, regularizers).
 
-  Hashable, so it can be closed over or passed as a static argument to jitted functions.
+  Hashable, so it can be closed over or passed as a static argument to jitted functions. Build
+  one from a config with `gan.config.build_gan`.
+
+  Attributes:
+    generator, discriminator: the modules (see the contract in `gan.models.registry`).
+    g_optimizer, d_optimizer: optax transformations.
+    data_shape: shape of one example.
+    latent_dim: size of z ~ N(0, I).
+    loss: a registered loss (`gan.losses.names()`).
+    n_critic: D updates per G update.
+    num_classes: > 0 for a class-conditional GAN.
+    ema_decay: decay of the EMA of G's params (0 = off).
+    r1_gamma: weight gamma of R1; the loss adds ``gamma / 2 * E||grad D(x)||^2``.
+    gp_weight: weight lambda of the WGAN-GP penalty.
+    d_weight_clip: c > 0 clips every D parameter to [-c, c] after each D update (WGAN).
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -76,100 +92,52 @@ class GAN:
   ema_decay: float = 0.0
   r1_gamma: float = 0.0
   gp_weight: float = 0.0
+  d_weight_clip: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """How the step is laid out on a machine; none of it changes the function computed.
+
+  Attributes:
+    share_generator_forward: one forward pass of G serves the last D update and the G update
+      (the gradient is pulled back through it), instead of running G twice.
+    concat_real_fake: one D call on [real; fake] (only for a D without BatchNorm).
+    d_chunk_size: > 0: D runs on at most this many examples at a time (a D without BatchNorm).
+    xla_cpu_options: ``((name, value), ...)`` XLA compiler options to jit the step with; set only
+      for a CPU backend (see `gan.config.resolve_schedule`).
+  """
   share_generator_forward: bool = True
   concat_real_fake: bool = False
-  xla_cpu_options: tuple = ()  # ((name, value), ...): see `compiler_options`
-  d_chunk_size: int = 0  # > 0: D runs on at most this many examples at a time (no BatchNorm in D)
+  d_chunk_size: int = 0
+  xla_cpu_options: tuple = ()
+
+  def compiler_options(self) -> Optional[dict]:
+    """The options for ``jax.jit(..., compiler_options=...)``: a dict, or None for XLA's own."""
+    return dict(self.xla_cpu_options) if self.xla_cpu_options else None
 
 
-# XLA:CPU (jaxlib 0.10) hands matmuls, reductions and convolutions to the YNNPACK library by
-# default. With YNNPACK kept to the matmuls, so that convolutions run on XLA's own (Eigen)
-# kernels, the dcgan28 step took 0.81-0.85x the time at batch 64 and 0.87-0.91x at 256 in two
-# runs (benchmarks/results/dcgan28_variants_cpu.md; per layer: convs_cpu.md). dcgan32/64 follow
-# their family (one ad-hoc check of dcgan32 showed the same speed either way); the MLPs keep
-# XLA's defaults, whose YNNPACK reductions helped the toy in ad-hoc checks. Either way the same
-# arithmetic is done; only the kernels that do it, and so the order of float32 rounding, change.
-_YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type",
-                      "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"),)
-DEFAULT_XLA_CPU_OPTIONS = {"mlp": (), "dcgan28": _YNN_MATMULS_ONLY, "dcgan32": _YNN_MATMULS_ONLY,
-                           "dcgan64": _YNN_MATMULS_ONLY}
+DEFAULT_SCHEDULE = Schedule()
 
 
-# Examples per D call, on a CPU backend, for the families whose D has no BatchNorm and whose step
-# gains from it (dcgan28: 0.71x the step time at batch 256; nothing changes up to batch 64).
-DEFAULT_D_CHUNK_SIZE = {"dcgan28": 64}
-
-
-def compiler_options(gan: GAN) -> Optional[dict]:
-  """The XLA compiler options to jit ``gan``'s step with: ``gan.xla_cpu_options`` when the default
-  backend is the CPU (they mean nothing to another backend), else None (XLA's defaults)."""
-  if not gan.xla_cpu_options or jax.default_backend() != "cpu":
-    return None
-  return dict(gan.xla_cpu_options)
+# Optimizers by name: ``(learning_rate, b1, b2) -> GradientTransformation``.
+OPTIMIZERS = {
+    # Adam with the DCGAN default b1 = 0.5 (Radford et al. 2015).
+    "adam": lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2),
+    # RMSProp, as in WGAN with weight clipping (Arjovsky et al. 2017).
+    "rmsprop": lambda lr, b1, b2: optax.rmsprop(lr),
+    # SGD; b1 > 0 is its momentum.
+    "sgd": lambda lr, b1, b2: optax.sgd(lr, momentum=b1 if b1 > 0 else None),
+}
 
 
 def make_optimizer(name: str, learning_rate: float, b1: float = 0.5, b2: float = 0.999
                    ) -> optax.GradientTransformation:
   """Adam (DCGAN default b1 = 0.5, Radford et al. 2015), RMSProp (WGAN) or SGD, by name."""
-  if name == "adam":
-    return optax.adam(learning_rate, b1=b1, b2=b2)
-  if name == "rmsprop":
-    return optax.rmsprop(learning_rate)
-  if name == "sgd":
-    return optax.sgd(learning_rate, momentum=b1 if b1 > 0 else None)
-  raise ValueError(f"Unknown optimizer {name!r}; valid optimizers are: {', '.join(OPTIMIZERS)}.")
-
-
-def build_gan(config: ml_collections.ConfigDict) -> GAN:
-  """Builds the `GAN` a config describes (models from `gan.models.make_models`)."""
-  generator, discriminator = models.make_models(config)
-  losses._check_kind(config.loss)  # pylint: disable=protected-access
-  opt = lambda lr: make_optimizer(config.optimizer, lr, config.get("adam_b1", 0.5),
-                                  config.get("adam_b2", 0.999))
-  return GAN(
-      generator=generator,
-      discriminator=discriminator,
-      g_optimizer=opt(config.g_learning_rate),
-      d_optimizer=opt(config.d_learning_rate),
-      data_shape=tuple(config.data_shape),
-      latent_dim=int(config.latent_dim),
-      loss=config.loss,
-      n_critic=int(config.get("n_critic", 1)),
-      num_classes=int(config.get("num_classes", 0)),
-      ema_decay=float(config.get("ema_decay", 0.0)),
-      r1_gamma=float(config.get("r1_gamma", 0.0)),
-      gp_weight=float(config.get("gp_weight", 0.0)),
-      share_generator_forward=bool(config.get("share_generator_forward", True)),
-      concat_real_fake=bool(config.get("concat_real_fake", False)),
-      xla_cpu_options=_xla_cpu_options(config),
-      d_chunk_size=_d_chunk_size(config, discriminator),
-  )
-
-
-def _d_chunk_size(config: ml_collections.ConfigDict, discriminator: nn.Module) -> int:
-  """``config.d_chunk_size`` (0 = whole batches) or, on a CPU backend, the family's default.
-
-  The default is a CPU measurement; an accelerator wants whole batches, so it gets them unless
-  the config says otherwise.
-  """
-  chunk = config.get("d_chunk_size")
-  if chunk is None:
-    return DEFAULT_D_CHUNK_SIZE.get(config.model, 0) if jax.default_backend() == "cpu" else 0
-  if not float(chunk).is_integer() or chunk < 0:
-    raise ValueError(f"d_chunk_size={chunk!r} must be a non-negative integer (0 = whole batches).")
-  if chunk and discriminator.uses_batchnorm:
-    raise ValueError(f"d_chunk_size={chunk} needs a discriminator without BatchNorm: "
-                     f"{config.model!r}'s normalises over the batch, so pieces of it would compute "
-                     "another function. Use d_chunk_size=0.")
-  return int(chunk)
-
-
-def _xla_cpu_options(config: ml_collections.ConfigDict) -> tuple:
-  """``config.xla_cpu_options`` (a dict; ``{}`` = XLA's defaults) or the model family's default."""
-  options = config.get("xla_cpu_options")
-  if options is None:
-    return DEFAULT_XLA_CPU_OPTIONS.get(config.model, ())
-  return tuple(sorted((str(k), v) for k, v in dict(options).items()))
+  if name not in OPTIMIZERS:
+    raise ValueError(f"Unknown optimizer {name!r}; valid optimizers are: "
+                     f"{', '.join(OPTIMIZERS)}.")
+  return OPTIMIZERS[name](learning_rate, b1, b2)
 
 
 def create_state(gan: GAN, key: jax.Array) -> GANState:
@@ -239,10 +207,11 @@ def _run_generator(gan, params, batch_stats, z, labels, axis_name):
   return out, mutated.get("batch_stats", {})
 
 
-def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_name):
+def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_name,
+                       schedule=DEFAULT_SCHEDULE):
   """D in training mode; returns (logits, updated batch_stats).
 
-  With ``gan.d_chunk_size`` set (only for a D without BatchNorm, which treats every example on
+  With ``schedule.d_chunk_size`` set (only for a D without BatchNorm, which treats every example on
   its own) a larger batch goes through D in pieces of that many examples, one after another: the
   same function, but XLA:CPU's convolutions cost more per example above batch 64 (D conv_1: 189
   µs at 64, 303 at 128; benchmarks/results/convs_cpu.md, dcgan28_variants_cpu.md).
@@ -253,7 +222,7 @@ def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_n
     return discriminator.apply({"params": params, "batch_stats": batch_stats}, x, labels,
                                train=True, dropout_keys=keys, mutable=["batch_stats"])
 
-  chunk = gan.d_chunk_size
+  chunk = schedule.d_chunk_size
   if chunk and x.shape[0] > chunk:
     piece = lambda a, i: None if a is None else a[i:i + chunk]
     logits = jnp.concatenate([
@@ -265,27 +234,27 @@ def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_n
 
 
 def _real_and_fake_logits(gan, d_params, d_batch_stats, real, real_labels, fake, fake_labels,
-                          real_keys, fake_keys, axis_name):
-  if gan.concat_real_fake and not gan.discriminator.uses_batchnorm:
+                          real_keys, fake_keys, axis_name, schedule):
+  if schedule.concat_real_fake and not gan.discriminator.uses_batchnorm:
     # D treats examples independently, so one call on [real; fake] is the same function as two
     # calls, with one launch instead of two.
     n = real.shape[0]
     labels = None if real_labels is None else jnp.concatenate([real_labels, fake_labels])
     logits, d_batch_stats = _run_discriminator(
         gan, d_params, d_batch_stats, jnp.concatenate([real, fake]), labels,
-        jnp.concatenate([real_keys, fake_keys]), axis_name)
+        jnp.concatenate([real_keys, fake_keys]), axis_name, schedule)
     return logits[:n], logits[n:], d_batch_stats
   # With BatchNorm in D, real and fake batches are normalised separately (as in DCGAN).
   real_logits, d_batch_stats = _run_discriminator(gan, d_params, d_batch_stats, real, real_labels,
-                                                  real_keys, axis_name)
+                                                  real_keys, axis_name, schedule)
   fake_logits, d_batch_stats = _run_discriminator(gan, d_params, d_batch_stats, fake, fake_labels,
-                                                  fake_keys, axis_name)
+                                                  fake_keys, axis_name, schedule)
   return real_logits, fake_logits, d_batch_stats
 
 
-def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_keys, axis_name):
+def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_keys, axis_name, schedule):
   return lambda x: _run_discriminator(gan, d_params, d_batch_stats, x, labels, dropout_keys,
-                                      axis_name)[0]
+                                      axis_name, schedule)[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -294,8 +263,12 @@ def _critic_fn(gan, d_params, d_batch_stats, labels, dropout_keys, axis_name):
 
 def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax.Array],
            fake: jax.Array, fake_labels: Optional[jax.Array], keys: jax.Array, critic_step: int,
-           axis_name: Optional[str] = None):
+           axis_name: Optional[str] = None, schedule: Schedule = DEFAULT_SCHEDULE):
   """One discriminator update on a real batch and a (fixed) generated batch.
+
+  The loss is ``gan.loss``'s D half, plus ``r1_gamma / 2 * R1`` on the real batch and
+  ``gp_weight * GP`` at per-example mixes of real and fake; with ``d_weight_clip = c`` the updated
+  parameters are clipped to [-c, c].
 
   Returns:
     ``(new_state, metrics)``; metrics hold ``d_loss``, ``d_real`` = mean D(x) and ``d_fake`` =
@@ -309,16 +282,18 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
   def loss_fn(d_params):
     real_logits, fake_logits, new_stats = _real_and_fake_logits(
         gan, d_params, state.d_batch_stats, real, real_labels, fake, fake_labels, real_keys,
-        fake_keys, axis_name)
-    loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss)
+        fake_keys, axis_name, schedule)
+    loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss, axis_name)
     extra = {}
     if gan.r1_gamma:
-      critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name)
+      critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name,
+                          schedule)
       extra["r1"] = losses.r1_penalty(critic, real)
       loss = loss + 0.5 * gan.r1_gamma * extra["r1"]
     if gan.gp_weight:
       alpha = jax.vmap(jax.random.uniform)(_fold(keys, base + _SALT_MIX))
-      critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name)
+      critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name,
+                          schedule)
       extra["gp"] = losses.gradient_penalty(critic, real, fake, alpha)
       loss = loss + gan.gp_weight * extra["gp"]
     return loss, (real_logits, fake_logits, new_stats, extra)
@@ -328,7 +303,10 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
   grads = _pmean(grads, axis_name)
   updates, d_opt_state = gan.d_optimizer.update(grads, state.d_opt_state, state.d_params)
   d_params = optax.apply_updates(state.d_params, updates)
-  loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss)
+  if gan.d_weight_clip:
+    d_params = jax.tree.map(lambda p: jnp.clip(p, -gan.d_weight_clip, gan.d_weight_clip),
+                            d_params)
+  loss = losses.discriminator_loss(real_logits, fake_logits, gan.loss, axis_name)
   metrics = _pmean(dict(d_loss=loss, d_real=jnp.mean(jax.nn.sigmoid(real_logits)),
                         d_fake=jnp.mean(jax.nn.sigmoid(fake_logits)), **extra), axis_name)
   metrics["d_grad_norm"] = optax.tree.norm(grads)  # grads are already averaged over devices
@@ -337,30 +315,44 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
 
 def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array], keys: jax.Array,
            axis_name: Optional[str] = None, generator_vjp=None, new_g_batch_stats=None,
-           fake: Optional[jax.Array] = None):
+           fake: Optional[jax.Array] = None, real: Optional[jax.Array] = None,
+           real_labels: Optional[jax.Array] = None, schedule: Schedule = DEFAULT_SCHEDULE):
   """One generator update on latents ``z`` against the current discriminator.
+
+  ``real`` (with ``real_labels``) is the real batch of the last D update; it is used only by a
+  loss whose generator half compares with D's logits on real data (relativistic losses).
 
   ``generator_vjp``, ``new_g_batch_stats`` and ``fake`` may carry a forward pass of G on these very
   ``z`` made earlier in the iteration (by the last D update); the gradient is then pulled back
   through it instead of running G again. Both forms compute the same numbers.
   """
-  dropout_keys = _fold(keys, gan.n_critic * _SALTS_PER_CRITIC_STEP + _SALT_DROPOUT_FAKE)
+  base = gan.n_critic * _SALTS_PER_CRITIC_STEP
+  dropout_keys = _fold(keys, base + _SALT_DROPOUT_FAKE)
 
   def d_logits(samples):
     return _run_discriminator(gan, state.d_params, state.d_batch_stats, samples, labels,
-                              dropout_keys, axis_name)[0]
+                              dropout_keys, axis_name, schedule)[0]
+
+  real_logits = None
+  if losses.get(gan.loss).generator_uses_real:
+    if real is None:
+      raise ValueError(f"The {gan.loss!r} generator loss needs the real batch: pass real=.")
+    real_logits = jax.lax.stop_gradient(_run_discriminator(
+        gan, state.d_params, state.d_batch_stats, real, real_labels,
+        _fold(keys, base + _SALT_DROPOUT_REAL), axis_name, schedule)[0])
+  g_loss = lambda logits: losses.generator_loss(logits, gan.loss, real_logits, axis_name)
 
   if generator_vjp is None:
     def loss_fn(g_params):
       samples, stats = _run_generator(gan, g_params, state.g_batch_stats, z, labels, axis_name)
       logits = d_logits(samples)
-      return losses.generator_loss(logits, gan.loss), (stats, logits)
+      return g_loss(logits), (stats, logits)
 
     grads, (new_g_batch_stats, logits) = jax.grad(loss_fn, has_aux=True)(state.g_params)
   else:
-    sample_grads, logits = _loss_and_sample_grads(gan, d_logits, fake)
+    sample_grads, logits = _loss_and_sample_grads(g_loss, d_logits, fake)
     (grads,) = generator_vjp(sample_grads)
-  loss = losses.generator_loss(logits, gan.loss)
+  loss = g_loss(logits)
   grads = _pmean(grads, axis_name)
   updates, g_opt_state = gan.g_optimizer.update(grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
@@ -373,17 +365,18 @@ def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array],
                        g_batch_stats=new_g_batch_stats, ema_g_params=ema), metrics
 
 
-def _loss_and_sample_grads(gan, d_logits, fake):
+def _loss_and_sample_grads(g_loss, d_logits, fake):
   def loss_fn(samples):
     logits = d_logits(samples)
-    return losses.generator_loss(logits, gan.loss), logits
+    return g_loss(logits), logits
 
   grads, logits = jax.grad(loss_fn, has_aux=True)(fake)
   return grads, logits
 
 
 def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
-               axis_name: Optional[str] = None, skip_nonfinite: bool = False):
+               axis_name: Optional[str] = None, skip_nonfinite: bool = False,
+               schedule: Schedule = DEFAULT_SCHEDULE):
   """One iteration: ``gan.n_critic`` D updates, then one G update.
 
   Args:
@@ -396,6 +389,7 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
     axis_name: the mapped axis to average gradients, metrics and BatchNorm statistics over.
     skip_nonfinite: if any loss, gradient or parameter is non-finite, return the old state
       (with only ``step`` advanced) instead of the poisoned one.
+    schedule: how to lay the work out (`Schedule`); the same numbers up to float32 rounding.
 
   Returns:
     ``(new_state, metrics)``, metrics averaged over the global batch, with ``finite`` = 1.0 when
@@ -415,7 +409,7 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
   for j in range(gan.n_critic):
     z, fake_labels = _latents(gan, keys, j)
     last = j == gan.n_critic - 1
-    if last and gan.share_generator_forward:
+    if last and schedule.share_generator_forward:
       fake, vjp, new_g_stats = jax.vjp(
           lambda p: _run_generator(gan, p, new_state.g_batch_stats, z, fake_labels, axis_name),
           new_state.g_params, has_aux=True)
@@ -424,9 +418,9 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
                                axis_name)
     real_labels = real_labels_all[:, j] if gan.num_classes else None
     new_state, metrics = d_step(gan, new_state, images[:, j], real_labels, fake, fake_labels, keys,
-                                j, axis_name)
+                                j, axis_name, schedule)
   new_state, g_metrics = g_step(gan, new_state, z, fake_labels, keys, axis_name, vjp, new_g_stats,
-                                fake)
+                                fake, images[:, gan.n_critic - 1], real_labels, schedule)
   metrics.update(g_metrics)
   params_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in
                                      jax.tree.leaves((new_state.g_params, new_state.d_params))]))
@@ -443,15 +437,25 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
 
 
 def generate(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array] = None,
-             use_ema: bool = True) -> jax.Array:
-  """Samples G(z) in inference mode (BatchNorm running statistics), from the EMA params if asked."""
+             use_ema: bool = True, train: bool = False) -> jax.Array:
+  """Samples G(z), from the EMA params if ``use_ema``.
+
+  ``train=False`` (inference) normalises with BatchNorm's running statistics; ``train=True`` with
+  the statistics of this batch of z, as the train step does (the updated statistics are dropped:
+  the state is not changed).
+  """
   params = state.ema_g_params if use_ema else state.g_params
-  return gan.generator.apply({"params": params, "batch_stats": state.g_batch_stats}, z, labels,
-                             train=False)
+  variables = {"params": params, "batch_stats": state.g_batch_stats}
+  if train:
+    return gan.generator.apply(variables, z, labels, train=True, mutable=["batch_stats"])[0]
+  return gan.generator.apply(variables, z, labels, train=False)
 
 
-def jit_train_step(gan: GAN, donate: bool = True, skip_nonfinite: bool = False):
+def jit_train_step(gan: GAN, schedule: Schedule = DEFAULT_SCHEDULE, donate: bool = True,
+                   skip_nonfinite: bool = False):
   """``train_step`` jitted for one device (or for a sharded global batch), state donated, with
-  the GAN's `compiler_options`."""
-  return jax.jit(functools.partial(train_step, gan, skip_nonfinite=skip_nonfinite),
-                 donate_argnums=(0,) if donate else (), compiler_options=compiler_options(gan))
+  the schedule's compiler options."""
+  return jax.jit(functools.partial(train_step, gan, skip_nonfinite=skip_nonfinite,
+                                   schedule=schedule),
+                 donate_argnums=(0,) if donate else (),
+                 compiler_options=schedule.compiler_options())

@@ -2,7 +2,8 @@
 
 What it does, in order:
 
-1. validates the config (`check_config`: one clear message per mistake) and the workdir;
+1. validates the config (`gan.config.check_config`: one clear message per mistake) and the
+   workdir;
 2. refuses a workdir whose saved ``config.json`` differs from this config in anything but the step
    budget (``num_steps``), naming the fields that differ;
 3. builds the data source, the models and the data-parallel step (`gan.parallel`: jit over a
@@ -34,131 +35,19 @@ import numpy as np
 from PIL import Image
 
 from gan import checkpointing
+from gan import config as config_lib
+from gan import data
 from gan import images
-from gan import input_pipeline
-from gan import losses
-from gan import models
 from gan import parallel
-from gan import train
+from gan import step as step_lib
 from gan import writers
+from gan.config import ConfigError
 
-# Changing these does not change what a resumed run computes.
-RESUME_FREE_FIELDS = ("num_steps",)
-NAN_POLICIES = ("stop", "skip_step")
 _SAMPLES_SALT = 0x5A3
-
-
-class ConfigError(ValueError):
-  """The config (or the workdir it is run in) cannot work; the message says what would."""
 
 
 class NonFiniteError(RuntimeError):
   """Training produced a non-finite loss, gradient or parameter under ``nan_policy='stop'``."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Validation at the door.
-
-
-def _require(ok: bool, message: str) -> None:
-  if not ok:
-    raise ConfigError(message)
-
-
-def check_config(config: ml_collections.ConfigDict) -> None:
-  """Raises `ConfigError` naming the first field that cannot work and what would."""
-  def choice(field, valid):
-    _require(config.get(field) in valid, f"config.{field}={config.get(field)!r} is not valid; "
-             f"choose one of: {', '.join(valid)}.")
-
-  def positive(field, kind=float):
-    value = config.get(field)
-    _require(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and
-             (kind is float or float(value).is_integer()),
-             f"config.{field}={value!r} must be a positive {'integer' if kind is int else 'number'}.")
-
-  choice("dataset", input_pipeline.DATASETS)
-  choice("model", models.MODEL_FAMILIES)
-  choice("loss", losses.LOSS_KINDS)
-  choice("optimizer", train.OPTIMIZERS)
-  choice("nan_policy", NAN_POLICIES)
-  for field in ("g_learning_rate", "d_learning_rate"):
-    positive(field)
-  for field in ("batch_size", "num_steps", "n_critic", "latent_dim", "log_every",
-                "checkpoint_every", "keep_checkpoints", "num_samples"):
-    positive(field, int)
-  _require(0.0 <= config.ema_decay < 1.0,
-           f"config.ema_decay={config.ema_decay!r} must be in [0, 1) (0 turns EMA off).")
-  _require(0.0 <= config.d_dropout < 1.0,
-           f"config.d_dropout={config.d_dropout!r} must be in [0, 1).")
-  _require(config.sample_every >= 0, "config.sample_every must be >= 0 (0 = only at the end).")
-  _require(config.r1_gamma >= 0 and config.gp_weight >= 0,
-           "config.r1_gamma and config.gp_weight must be >= 0.")
-  _require(config.seed >= 0 and float(config.seed).is_integer(),
-           f"config.seed={config.seed!r} must be a non-negative integer.")
-  _check_xla_cpu_options(config.get("xla_cpu_options"))
-  devices, processes = jax.device_count(), jax.process_count()
-  _require(config.batch_size % devices == 0,
-           f"config.batch_size={config.batch_size} cannot be split evenly over {devices} devices; "
-           f"use a multiple of {devices}.")
-  _require(config.batch_size % processes == 0,
-           f"config.batch_size={config.batch_size} cannot be split evenly over {processes} "
-           f"processes; use a multiple of {processes}.")
-  info = input_pipeline.dataset_info(config.dataset)
-  _require(not config.conditional or info.num_classes > 0,
-           f"config.conditional=True needs labelled data, but {config.dataset!r} has no classes.")
-  resolved = model_config(config)
-  try:
-    models.make_models(resolved)
-  except ValueError as e:
-    raise ConfigError(f"config.model={config.model!r} does not fit config.dataset="
-                      f"{config.dataset!r}: {e}") from e
-  try:
-    train.build_gan(resolved)
-  except ValueError as e:  # the speed settings, e.g. a d_chunk_size the model cannot take
-    raise ConfigError(f"config.{e}") from e
-
-
-def _check_xla_cpu_options(options) -> None:
-  """``config.xla_cpu_options``, where set, must be a dict of options XLA:CPU knows."""
-  if options is None:
-    return
-  _require(isinstance(options, (dict, ml_collections.ConfigDict)),
-           f"config.xla_cpu_options={options!r} must be a dict of XLA:CPU compiler options "
-           "(or {} for XLA's defaults).")
-  if not options or jax.default_backend() != "cpu":
-    return
-  try:  # compiling a trivial function is how XLA says whether it knows the options
-    jax.jit(lambda: jnp.zeros(()), compiler_options=dict(options)).lower().compile()
-  except Exception as e:  # pylint: disable=broad-except
-    raise ConfigError(f"config.xla_cpu_options={dict(options)!r} is not accepted by XLA: "
-                      f"{str(e).splitlines()[0]}. Fix or remove the option.") from e
-
-
-def model_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The config with the dataset's ``data_shape`` and ``num_classes`` filled in."""
-  info = input_pipeline.dataset_info(config.dataset)
-  resolved = ml_collections.ConfigDict(config.to_dict())
-  resolved.data_shape = tuple(info.data_shape)
-  resolved.num_classes = info.num_classes if config.conditional else 0
-  return resolved
-
-
-def _flatten(tree, prefix=""):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f"{prefix}{key}."))
-    else:
-      out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
-  return out
-
-
-def config_differences(saved: dict, current: dict) -> list[str]:
-  """Fields (other than `RESUME_FREE_FIELDS`) whose values differ, as ``'field: old -> new'``."""
-  a, b = _flatten(saved), _flatten(json.loads(json.dumps(current)))
-  return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
-          for k in sorted(set(a) | set(b)) if k not in RESUME_FREE_FIELDS and a.get(k) != b.get(k)]
 
 
 def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -176,7 +65,7 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
   if os.path.exists(path):
     with open(path, encoding="utf-8") as f:
       saved = json.load(f)
-    diffs = config_differences(saved, config.to_dict())
+    diffs = config_lib.config_differences(saved, config.to_dict())
     if diffs:
       raise ConfigError(
           f"--workdir {workdir} holds a run with a different config; resuming it with this one "
@@ -206,32 +95,18 @@ def _sample_picture(samples: np.ndarray, reference: Optional[np.ndarray]) -> np.
   return images.scatter_plot(samples, reference)
 
 
-def _toy_reference(dataset: str, source) -> Optional[np.ndarray]:
-  if dataset == "toy_ring":
-    return input_pipeline.ring_means()
-  if dataset == "toy_grid":
-    return input_pipeline.grid_means()
-  if dataset == "toy_1d":
-    return source.all_examples(limit=2048)["image"]
-  return None
-
-
 # ----------------------------------------------------------------------------------------------
 # The loop.
 
 
 def _make_evaluator(config, gan, log):
   """``state -> {'eval/<metric>': value}``: `gan.evaluation` every ``eval_every`` steps, with
-  the feature network and the real-data references computed once."""
+  the feature network and the real-data references prepared once."""
   from gan import evaluation  # pylint: disable=g-import-not-at-top
-  cache = {}
+  evaluator = evaluation.Evaluator(config, log)
 
   def evaluate(state):
-    if not config.dataset.startswith("toy_") and not cache:
-      cache["network"] = evaluation.feature_network(config, log)
-      cache["references"] = evaluation.real_references(config, cache["network"])
-    result = evaluation.evaluate_state(config, gan, state, cache.get("references"),
-                                       cache.get("network"), log)
+    result = evaluator(gan, state)
     return {f"eval/{k}": float(v) for k, v in result["model"].items()}
 
   return evaluate
@@ -240,8 +115,7 @@ def _make_evaluator(config, gan, log):
 def _make_source(config):
   """The training split; on several processes, process 0 prepares it first (TFDS preparation
   into one data dir is not safe to run concurrently)."""
-  make = lambda: input_pipeline.make_source(config.dataset, "train",
-                                            data_dir=config.data_dir or None)
+  make = lambda: data.make_source(config.dataset, "train", data_dir=config.data_dir or None)
   if jax.process_count() == 1:
     return make()
   from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
@@ -265,22 +139,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   Raises:
     ConfigError: a config value or the workdir cannot work.
-    input_pipeline.DatasetNotAvailableError: the dataset cannot be had offline.
+    data.DatasetNotAvailableError: the dataset cannot be had offline.
     checkpointing.CheckpointError: checkpoints exist but none is usable, or one cannot be written.
     NonFiniteError: ``nan_policy='stop'`` and training produced a non-finite value.
   """
-  check_config(config)
+  config_lib.check_config(config)
   prepare_workdir(config, workdir)
   is_main = jax.process_index() == 0
   if not is_main:
     log = lambda message: None
-  resolved = model_config(config)
+  spec = data.get(config.dataset)
   source = _make_source(config)
-  gan = train.build_gan(resolved)
+  gan = config_lib.build_gan(config)
   mesh = parallel.data_mesh()
-  step_fn = parallel.sharded_train_step(gan, mesh,
+  schedule = config_lib.resolve_schedule(config, num_devices=mesh.size)
+  step_fn = parallel.sharded_train_step(gan, mesh, schedule,
                                         skip_nonfinite=config.nan_policy == "skip_step")
-  state = parallel.replicate(train.create_state(gan, jax.random.key(config.seed)), mesh)
+  state = parallel.replicate(step_lib.create_state(gan, jax.random.key(config.seed)), mesh)
   rng = jax.random.fold_in(jax.random.key(config.seed), 1)
 
   checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"),
@@ -297,13 +172,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   samples_dir = os.path.join(workdir, "samples")
   if is_main:
     os.makedirs(samples_dir, exist_ok=True)
-  z_fixed, labels_fixed = fixed_latents(config, resolved.num_classes)
-  sample_fn = jax.jit(lambda s: train.generate(gan, s, z_fixed, labels_fixed,
-                                               use_ema=config.ema_decay > 0))
-  reference = _toy_reference(config.dataset, source)
+  z_fixed, labels_fixed = fixed_latents(config, gan.num_classes)
+  sample_fn = jax.jit(lambda s: step_lib.generate(gan, s, z_fixed, labels_fixed,
+                                                  use_ema=config.ema_decay > 0))
+  reference = spec.sample_reference(source) if spec.sample_reference else None
 
   def write_samples(step, state):
-    picture = _sample_picture(checkpointing._host_array(sample_fn(state)), reference)  # pylint: disable=protected-access
+    picture = _sample_picture(checkpointing.host_array(sample_fn(state)), reference)
     if is_main:
       images.save_png(picture, os.path.join(samples_dir, f"step_{step:06d}.png"))
       writer.image(step, "samples", picture)
@@ -359,44 +234,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     _write_progress(samples_dir, workdir)
   writer.close()
   return metrics
-
-
-def load_run_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a training run saved in ``workdir`` (raises `ConfigError` if there is none)."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(path):
-    raise ConfigError(f"--workdir {workdir} holds no training run (no config.json); pass the "
-                      f"workdir given to experiments.train.")
-  with open(path, encoding="utf-8") as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
-def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[int] = None,
-                log: Callable[[str], None] = print):
-  """``(gan, step, state)`` of a run: checkpoint ``step``, or the newest good one if None.
-
-  Raises:
-    checkpointing.CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
-  """
-  gan = train.build_gan(model_config(config))
-  like = train.create_state(gan, jax.random.key(config.seed))
-  checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
-  try:
-    if step is None:
-      step, state = checkpointer.restore_latest_good(like)
-      if step is None:
-        raise checkpointing.CheckpointError(f"--workdir {workdir} has no checkpoint yet; train "
-                                            f"first (python -m experiments.train).")
-    else:
-      available = checkpointer.steps()
-      if step not in available:
-        raise checkpointing.CheckpointError(
-            f"--step {step} has no checkpoint in {workdir}; available steps: "
-            f"{', '.join(map(str, available)) or 'none'}.")
-      state = checkpointer.restore(step, like)
-  finally:
-    checkpointer.close()
-  return gan, int(step), state
 
 
 def _write_progress(samples_dir: str, workdir: str) -> None:

@@ -1,1 +1,0 @@
-"""TFDS dataset builders that ship with jaxgan (importing a builder registers it with TFDS)."""

@@ -1,0 +1,44 @@
+"""Generators and discriminators as pure Flax linen modules, chosen by name from a registry.
+
+Families (``config.model``):
+
+* ``mlp`` (`gan.models.mlp`): Goodfellow et al. 2014 style fully connected G and D for flat data
+  (the 1-D and 2-D toys, flattened MNIST).
+* ``dcgan28`` (`gan.models.dcgan`): exactly the Keras DCGAN of the seed material, for 28x28 MNIST.
+* ``dcgan32`` / ``dcgan64``: Radford et al. 2015 (transposed convolutions, BatchNorm, ReLU in G,
+  LeakyReLU in D, tanh output) for CIFAR-10 and CelebA-64.
+
+The contract every family keeps is written down in `gan.models.registry` (`Generator`,
+`Discriminator`) and checked when a family registers. Adding a family: its module, one
+`register(ModelFamily(...))`, a config, its test.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import ml_collections
+
+from gan.models.registry import (Discriminator, Generator, ModelFamily, check_contract, get, names,
+                                 register)
+from gan.models.layers import UpsampleConv, example_dropout, upsample_phase_kernel
+from gan.models.mlp import MLPDiscriminator, MLPGenerator
+from gan.models.dcgan import (DCGAN28Discriminator, DCGAN28Generator, DCGANDiscriminator,
+                              DCGANGenerator)
+
+
+def make_models(config: ml_collections.ConfigDict, data_shape: Sequence[int] = None,
+                num_classes: int = None):
+  """Builds ``(generator, discriminator)`` for ``config.model``.
+
+  ``data_shape`` and ``num_classes`` (0 = unconditional) default to ``config.data_shape`` and
+  ``config.num_classes``; the family reads its own fields (``mlp_hidden``, ``mlp_output``,
+  ``d_dropout``, ``model_width``, ``phase_decomposed_upsample``).
+
+  Raises:
+    ValueError: an unknown family, or settings the family cannot take.
+  """
+  family = get(config.model)
+  data_shape = tuple(config.data_shape if data_shape is None else data_shape)
+  num_classes = int(config.get("num_classes", 0) if num_classes is None else num_classes)
+  return family.build(config, data_shape, num_classes)

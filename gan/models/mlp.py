@@ -1,0 +1,69 @@
+"""Fully connected G and D (Goodfellow et al. 2014): the 1-D and 2-D toys and flattened MNIST."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from gan.models import registry
+from gan.models.layers import conditioned_latent, example_dropout, projection
+
+
+class MLPGenerator(nn.Module):
+  """Fully connected generator (Goodfellow et al. 2014, Sec. 5), ReLU hidden layers."""
+  data_shape: Sequence[int]
+  hidden: Sequence[int] = (256, 256)
+  output_activation: str = "tanh"  # 'tanh' for images in [-1, 1], 'linear' for toys
+  num_classes: int = 0
+  axis_name: Optional[str] = None  # unused: no BatchNorm; kept for a uniform interface
+
+  @nn.compact
+  def __call__(self, z, labels=None, train: bool = True):
+    h = conditioned_latent(z, labels, self.num_classes, 16)
+    for i, width in enumerate(self.hidden):
+      h = nn.relu(nn.Dense(width, name=f"hidden_{i}")(h))
+    out = nn.Dense(math.prod(self.data_shape), name="out")(h)
+    if self.output_activation == "tanh":
+      out = jnp.tanh(out)
+    return out.reshape((z.shape[0],) + tuple(self.data_shape))
+
+
+class MLPDiscriminator(nn.Module):
+  """Fully connected discriminator, LeakyReLU(0.2) hidden layers with optional dropout."""
+  hidden: Sequence[int] = (256, 256)
+  dropout_rate: float = 0.0
+  num_classes: int = 0
+  axis_name: Optional[str] = None
+  uses_batchnorm = False
+
+  @nn.compact
+  def __call__(self, x, labels=None, train: bool = True, dropout_keys=None):
+    h = x.reshape(x.shape[0], -1)
+    for i, width in enumerate(self.hidden):
+      h = nn.leaky_relu(nn.Dense(width, name=f"hidden_{i}")(h), 0.2)
+      h = example_dropout(h, self.dropout_rate, dropout_keys, salt=i)
+    logits = nn.Dense(1, name="out")(h)[:, 0]
+    return projection(h, logits, labels, self.num_classes)
+
+
+
+
+def _build(config, data_shape, num_classes):
+  hidden = tuple(config.get("mlp_hidden", (256, 256)))
+  output = config.get("mlp_output", "tanh")
+  if output not in ("tanh", "linear"):
+    raise ValueError(f"mlp_output={output!r} must be 'tanh' (images in [-1, 1]) or 'linear' "
+                     "(unbounded data such as the toys).")
+  if not hidden or any(int(w) != w or w < 1 for w in hidden):
+    raise ValueError(f"mlp_hidden={hidden!r} must be a non-empty tuple of positive widths.")
+  hidden = tuple(int(w) for w in hidden)
+  return (MLPGenerator(tuple(data_shape), hidden, output, num_classes),
+          MLPDiscriminator(hidden, config.get("d_dropout", 0.0), num_classes))
+
+
+registry.register(registry.ModelFamily(
+    name="mlp", generator=MLPGenerator, discriminator=MLPDiscriminator, build=_build,
+    description="fully connected G and D (Goodfellow et al. 2014) for any data shape"))
