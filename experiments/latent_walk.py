@@ -47,6 +47,7 @@ from experiments import cli
 from gan import digit_attributes
 from gan import images as image_lib
 from gan import latent
+from gan import metrics
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir (an MNIST run).")
 _OUT = flags.DEFINE_string("out", None, "Output directory (default: <workdir>/latent).")
@@ -143,39 +144,6 @@ def extremes(values: np.ndarray, pool: np.ndarray, fraction: float = DECILE,
   count = max(minimum, int(round(fraction * pool.size)))
   order = pool[np.argsort(values[pool], kind="stable")]
   return order[::-1][:count], order[:count]
-
-
-def nearest_neighbours(queries: np.ndarray, references: np.ndarray, chunk: int = 1000
-                       ) -> tuple[np.ndarray, np.ndarray]:
-  """Euclidean nearest neighbour of each query among references: ``(distances, indices)``.
-
-  Args:
-    queries: ``[N, ...]``, flattened per example.
-    references: ``[M, ...]`` with the same per-example size.
-    chunk: queries per matrix product.
-
-  Returns:
-    ``distances [N]`` (float32) and ``indices [N]`` into ``references``.
-  """
-  queries = jnp.asarray(queries, jnp.float32).reshape(queries.shape[0], -1)
-  references = jnp.asarray(references, jnp.float32).reshape(references.shape[0], -1)
-  reference_norms = jnp.sum(references * references, axis=-1)
-
-  @jax.jit
-  def search(q):
-    squared = (jnp.sum(q * q, axis=-1, keepdims=True) + reference_norms[None] -
-               2.0 * q @ references.T)
-    index = jnp.argmin(squared, axis=-1)
-    # The distance itself is recomputed exactly: the expansion above loses digits near 0.
-    difference = q - references[index]
-    return jnp.sqrt(jnp.sum(difference * difference, axis=-1)), index
-
-  distances, indices = [], []
-  for start in range(0, queries.shape[0], chunk):
-    d, i = search(queries[start:start + chunk])
-    distances.append(np.asarray(d))
-    indices.append(np.asarray(i))
-  return np.concatenate(distances), np.concatenate(indices)
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:
@@ -488,11 +456,11 @@ def _memorization(classify_features, generated, train_images, test_images, out_d
   """Nearest training digits of generated samples and of held-out test digits."""
   count = min(MAX_COMPARED, generated.shape[0], test_images.shape[0])
   generated, test_images = generated[:count], test_images[:count]
-  generated_distances, generated_nearest = nearest_neighbours(generated, train_images)
-  test_distances, _ = nearest_neighbours(test_images, train_images)
+  generated_distances, generated_nearest = metrics.nearest_neighbours(generated, train_images)
+  test_distances, _ = metrics.nearest_neighbours(test_images, train_images)
   train_features = classify_features(train_images)
-  feature_generated, _ = nearest_neighbours(classify_features(generated), train_features)
-  feature_test, _ = nearest_neighbours(classify_features(test_images), train_features)
+  feature_generated, _ = metrics.nearest_neighbours(classify_features(generated), train_features)
+  feature_test, _ = metrics.nearest_neighbours(classify_features(test_images), train_features)
   report = {
       "space": "L2 between images in [-1, 1] (28x28 pixels); feature_space: L2 between the "
                "classifier's 128-d penultimate features",

@@ -14,6 +14,8 @@ produced; extracting them is not this module's job. What lives here:
 * `mixture_metrics`: modes / high-quality fraction / reverse KL on the 2-D Gaussian-mixture toys
   (VEEGAN, PacGAN); the mixtures themselves are data (`gan.data.toys`).
 * `stacked_mnist_modes`: distinct modes out of 1000 and reverse KL on Stacked MNIST.
+* `nearest_neighbours`: each query's Euclidean nearest neighbour among references (memorization
+  checks), in jitted blocks.
 
 Scalar results come back as Python floats/ints, ready for a metric writer.
 """
@@ -550,3 +552,39 @@ def stacked_mnist_modes(digit_predictions: ArrayLike) -> Dict[str, float]:
   mode_ids = predictions[:, 0] * 100 + predictions[:, 1] * 10 + predictions[:, 2]
   counts = np.bincount(mode_ids, minlength=STACKED_MNIST_NUM_MODES).astype(np.float64)
   return {"modes": int(np.count_nonzero(counts)), "reverse_kl": _kl_to_uniform(counts)}
+
+
+# ------------------------------------------------------------------------------------------------
+# Nearest neighbours.
+# ------------------------------------------------------------------------------------------------
+
+
+def nearest_neighbours(queries: ArrayLike, references: ArrayLike, chunk: int = 1000
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+  """Euclidean nearest neighbour of each query among references: ``(distances, indices)``.
+
+  Args:
+    queries: ``[N, ...]``, flattened per example.
+    references: ``[M, ...]`` with the same per-example size.
+    chunk: queries per jitted block (the last block is padded to the same size).
+
+  Returns:
+    ``distances [N]`` (float32) and ``indices [N]`` into ``references``.
+  """
+  from gan import batching  # pylint: disable=g-import-not-at-top
+  queries = np.asarray(queries, np.float32).reshape(np.shape(queries)[0], -1)
+  references = jnp.asarray(references, jnp.float32).reshape(np.shape(references)[0], -1)
+  reference_norms = jnp.sum(references * references, axis=-1)
+
+  @jax.jit
+  def search(q):
+    squared = (jnp.sum(q * q, axis=-1, keepdims=True) + reference_norms[None] -
+               2.0 * q @ references.T)
+    index = jnp.argmin(squared, axis=-1)
+    # The distance itself is recomputed exactly: the expansion above loses digits near 0.
+    difference = q - references[index]
+    return jnp.sqrt(jnp.sum(difference * difference, axis=-1)), index
+
+  if queries.shape[0] == 0:
+    return np.zeros((0,), np.float32), np.zeros((0,), np.int32)
+  return batching.batched_apply(search, queries, min(chunk, queries.shape[0]))

@@ -13,7 +13,9 @@ from experiments.configs import dcgan_mnist
 from gan import checkpointing
 from gan import classifier as classifier_lib
 from gan import digit_attributes
-from gan import trainer
+from gan import config as config_lib
+from gan import loop
+from gan import metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -105,7 +107,7 @@ def test_extremes_are_the_top_and_bottom_of_the_pool():
 def test_nearest_neighbours_match_brute_force():
   rng = np.random.default_rng(0)
   queries, references = rng.normal(size=(7, 4, 4, 1)), rng.normal(size=(11, 4, 4, 1))
-  distances, indices = latent_walk.nearest_neighbours(queries, references, chunk=3)
+  distances, indices = metrics.nearest_neighbours(queries, references, chunk=3)
   brute = np.linalg.norm(queries.reshape(7, 1, -1) - references.reshape(1, 11, -1), axis=-1)
   np.testing.assert_array_equal(indices, brute.argmin(axis=1))
   np.testing.assert_allclose(distances, brute.min(axis=1), rtol=1e-5)
@@ -126,7 +128,7 @@ def tiny_run(tmp_path_factory, data_dir):
   config.update(batch_size=8, num_steps=2, sample_every=0, checkpoint_every=2,
                 data_dir=data_dir)
   workdir = str(tmp_path_factory.mktemp("run"))
-  trainer.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
+  loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
   return workdir
 
 
@@ -184,7 +186,7 @@ def test_latent_walk_writes_figures_and_report(tiny_run, tiny_classifier, tmp_pa
 def test_workdir_without_a_run_is_a_one_line_error(tmp_path, capsys):
   empty = str(tmp_path / "empty")
   os.makedirs(empty)
-  with pytest.raises(trainer.ConfigError, match="holds no training run"):
+  with pytest.raises(config_lib.ConfigError, match="holds no training run"):
     latent_walk.latent_walk(empty, classifier=object())
   status = cli.run_reporting_errors(lambda: latent_walk.latent_walk(empty), debug=False)
   error = capsys.readouterr().err
@@ -204,5 +206,5 @@ def test_non_mnist_run_is_refused(tmp_path):
   config = dcgan_mnist.get_config()
   config.dataset = "toy_ring"
   (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
-  with pytest.raises(trainer.ConfigError, match="needs an MNIST run"):
+  with pytest.raises(config_lib.ConfigError, match="needs an MNIST run"):
     latent_walk.latent_walk(str(tmp_path), classifier=object())

@@ -1,4 +1,4 @@
-"""Tests for gan/trainer.py: the whole loop, exact resumption, config checks, two processes."""
+"""Tests for gan/loop.py (and the config checks of gan/config.py): the whole loop, exact resumption, config checks, two processes."""
 
 import json
 import os
@@ -13,7 +13,10 @@ import tensorflow_datasets as tfds
 
 from experiments.configs import dcgan_mnist
 from gan import checkpointing
-from gan import trainer
+from gan import config as config_lib
+from gan import data
+from gan import loop
+from gan import step as step_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,7 +46,7 @@ def checkpoint_checksum(workdir, step):
 
 def test_smoke_dcgan28_on_offline_mnist(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
-  metrics = trainer.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None,
+  metrics = loop.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None,
                                        progress=False)
   assert metrics["finite"] == 1.0 and 0.0 < metrics["d_real"] < 1.0
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4"]
@@ -57,7 +60,7 @@ def test_smoke_dcgan28_on_offline_mnist(tmp_path, data_dir):
   assert os.listdir(os.path.join(workdir, "tensorboard"))
   # A second run with the same budget has nothing to do and changes no checkpoint.
   before = checkpoint_checksum(workdir, 4)
-  trainer.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None, progress=False)
+  loop.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None, progress=False)
   assert checkpoint_checksum(workdir, 4) == before
 
 
@@ -65,7 +68,7 @@ def test_smoke_on_mock_tfds_mnist(tmp_path):
   config = tiny_config(str(tmp_path / "tfds"), dataset="mnist", model="mlp", num_steps=2,
                        sample_every=0, checkpoint_every=2)
   with tfds.testing.mock_data(num_examples=32):
-    metrics = trainer.train_and_evaluate(config, str(tmp_path / "run"), log=lambda m: None,
+    metrics = loop.train_and_evaluate(config, str(tmp_path / "run"), log=lambda m: None,
                                          progress=False)
   assert metrics["finite"] == 1.0
   assert os.path.exists(tmp_path / "run" / "samples.png")
@@ -73,13 +76,13 @@ def test_smoke_on_mock_tfds_mnist(tmp_path):
 
 def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, data_dir):
   straight = str(tmp_path / "straight")
-  trainer.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), straight,
+  loop.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), straight,
                              log=lambda m: None, progress=False)
   resumed = str(tmp_path / "resumed")
-  trainer.train_and_evaluate(tiny_config(data_dir, num_steps=3, checkpoint_every=3), resumed,
+  loop.train_and_evaluate(tiny_config(data_dir, num_steps=3, checkpoint_every=3), resumed,
                              log=lambda m: None, progress=False)
   messages = []
-  trainer.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), resumed,
+  loop.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), resumed,
                              log=messages.append, progress=False)
   assert any("Resuming from checkpoint step 3" in m for m in messages)
   assert checkpoint_checksum(resumed, 6) == checkpoint_checksum(straight, 6)
@@ -87,13 +90,13 @@ def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, data_dir):
 
 def test_workdir_with_another_config_is_refused(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
-  trainer.prepare_workdir(tiny_config(data_dir), workdir)
+  loop.prepare_workdir(tiny_config(data_dir), workdir)
   # The step budget may change ...
-  trainer.prepare_workdir(tiny_config(data_dir, num_steps=100), workdir)
+  loop.prepare_workdir(tiny_config(data_dir, num_steps=100), workdir)
   # ... nothing else may.
-  with pytest.raises(trainer.ConfigError, match=r"loss: 'non_saturating' -> 'hinge'; "
+  with pytest.raises(config_lib.ConfigError, match=r"loss: 'non_saturating' -> 'hinge'; "
                      r"seed: 0 -> 1"):
-    trainer.prepare_workdir(tiny_config(data_dir, loss="hinge", seed=1), workdir)
+    loop.prepare_workdir(tiny_config(data_dir, loss="hinge", seed=1), workdir)
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -114,16 +117,16 @@ def test_workdir_with_another_config_is_refused(tmp_path, data_dir):
     (dict(xla_cpu_options={"xla_cpu_no_such_option": True}), "is not accepted by XLA"),
 ])
 def test_bad_configs_are_refused_with_a_clear_message(tmp_path, overrides, message):
-  with pytest.raises(trainer.ConfigError) as info:
-    trainer.check_config(tiny_config(str(tmp_path), **overrides))
+  with pytest.raises(config_lib.ConfigError) as info:
+    config_lib.check_config(tiny_config(str(tmp_path), **overrides))
   assert message in str(info.value)
 
 
 def test_workdir_that_is_a_file_is_refused(tmp_path, data_dir):
   path = tmp_path / "file"
   path.write_text("not a directory")
-  with pytest.raises(trainer.ConfigError, match="is a file, not a directory"):
-    trainer.prepare_workdir(tiny_config(data_dir), str(path))
+  with pytest.raises(config_lib.ConfigError, match="is a file, not a directory"):
+    loop.prepare_workdir(tiny_config(data_dir), str(path))
 
 
 def _free_port():
@@ -154,9 +157,9 @@ def test_two_processes_on_localhost_match_one_process(tmp_path, data_dir):
                  capture_output=True)
   # Process 0 wrote the logs; the state equals the one-process state on the same global batch.
   assert os.path.exists(os.path.join(two, "metrics.jsonl"))
-  gan = trainer.train.build_gan(trainer.model_config(tiny_config(data_dir, model="mlp",
+  gan = config_lib.build_gan((tiny_config(data_dir, model="mlp",
                                                                  optimizer="sgd")))
-  like = trainer.train.create_state(gan, jax.random.key(0))
+  like = step_lib.create_state(gan, jax.random.key(0))
   states = [checkpointing.Checkpointer(os.path.join(d, "checkpoints")).restore(4, like)
             for d in (two, one)]
   for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1])):
@@ -165,7 +168,7 @@ def test_two_processes_on_localhost_match_one_process(tmp_path, data_dir):
 
 def _poison_step(monkeypatch, bad_step):
   """Makes the training data of iteration ``bad_step`` (0-based) NaN."""
-  make_source = trainer.input_pipeline.make_source
+  make_source = data.make_source
 
   def poisoned(*args, **kwargs):
     source = make_source(*args, **kwargs)
@@ -180,17 +183,17 @@ def _poison_step(monkeypatch, bad_step):
     source.batch = poisoned_batch
     return source
 
-  monkeypatch.setattr(trainer.input_pipeline, "make_source", poisoned)
+  monkeypatch.setattr(loop.data, "make_source", poisoned)
 
 
 def test_nan_policy_stop_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
   _poison_step(monkeypatch, bad_step=2)
   workdir = str(tmp_path / "run")
   config = tiny_config(data_dir, model="mlp", num_steps=6, checkpoint_every=2, sample_every=0)
-  with pytest.raises(trainer.NonFiniteError,
+  with pytest.raises(loop.NonFiniteError,
                      match=r"stopped at step 3: the discriminator loss became non-finite.*"
                            r"last good checkpoint \(step 2\) is kept"):
-    trainer.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
+    loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
 
 
@@ -200,13 +203,13 @@ def test_nan_policy_skip_step_skips_only_the_bad_update(tmp_path, data_dir, monk
   config = tiny_config(data_dir, model="mlp", num_steps=4, checkpoint_every=4, sample_every=0,
                        nan_policy="skip_step", log_every=1)
   workdir = str(tmp_path / "run")
-  metrics = trainer.train_and_evaluate(config, workdir, log=messages.append, progress=False)
+  metrics = loop.train_and_evaluate(config, workdir, log=messages.append, progress=False)
   assert metrics["finite"] == 1.0
   assert [m for m in messages if "non-finite" in m] == [
       "WARNING: step 3: the discriminator loss is non-finite; the update was skipped (1 so far)."]
-  gan = trainer.train.build_gan(trainer.model_config(config))
+  gan = config_lib.build_gan((config))
   state = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints")).restore(
-      4, trainer.train.create_state(gan, jax.random.key(0)))
+      4, step_lib.create_state(gan, jax.random.key(0)))
   assert int(state.step) == 4
   assert all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(state))
 
@@ -215,7 +218,7 @@ def test_evaluation_every_n_steps_is_logged(tmp_path):
   config = tiny_config(str(tmp_path / "tfds"), dataset="toy_ring", model="mlp", mlp_output="linear",
                        latent_dim=2, num_steps=4, eval_every=2, sample_every=0, d_dropout=0.0)
   workdir = str(tmp_path / "run")
-  trainer.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
+  loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   evals = [l for l in lines if "eval/modes" in l]
   assert [l["step"] for l in evals] == [2, 4]
