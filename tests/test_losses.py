@@ -1,4 +1,5 @@
-"""Tests for gan/losses.py: hand-computed values, the saturation claim, the optimal discriminator."""
+"""Tests for gan/losses.py: the registry, hand-computed values, penalties in closed form, the
+saturation claim, the optimal discriminator."""
 
 import chex
 import jax
@@ -41,7 +42,7 @@ class LossValuesTest(chex.TestCase):
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_hand_computed_values(self):
-    for kind in losses.LOSS_KINDS:
+    for kind in losses.names():
       d = self.variant(lambda r, f, kind=kind: losses.discriminator_loss(r, f, kind))(REAL, FAKE)
       g = self.variant(lambda f, kind=kind: losses.generator_loss(f, kind))(FAKE)
       np.testing.assert_allclose(d, _expected_d(kind), rtol=1e-6, err_msg=kind)
@@ -58,9 +59,9 @@ def test_specific_numbers():
 
 def test_stable_at_extreme_logits():
   big = jnp.array([-200.0, 200.0])
-  for kind in losses.LOSS_KINDS:
+  for kind in losses.names():
     assert np.isfinite(losses.discriminator_loss(big, big, kind)), kind
-    grad = jax.grad(lambda f, kind=kind: losses.generator_loss(f, kind))(big)
+    grad = jax.grad(lambda f, kind=kind: losses.generator_loss(f, kind, big))(big)
     assert np.all(np.isfinite(grad)), kind
   # -log D(G(z)) at logit -200 is 200, not inf.
   np.testing.assert_allclose(losses.generator_loss(jnp.array([-200.0]), "non_saturating"), 200.0)
@@ -85,6 +86,31 @@ def test_saturation_claim_of_the_2014_paper():
   np.testing.assert_allclose(abs(nonsat), 1 - 1e-3, rtol=1e-4)  # = 1 - D(G(z))
 
 
+def test_registry_lists_every_loss_with_its_needs():
+  assert losses.names()[:5] == ("saturating", "non_saturating", "least_squares", "hinge",
+                                "wasserstein")
+  assert [k for k in losses.names() if losses.get(k).needs_lipschitz] == ["wasserstein"]
+  for kind in losses.names():
+    assert losses.get(kind).reference, kind
+
+
+def test_registering_a_loss_is_one_call(monkeypatch):
+  monkeypatch.setattr(losses, "LOSSES", dict(losses.LOSSES))
+  losses.register("twice_hinge", losses.Loss(
+      discriminator=lambda r, f, axis_name=None: 2 * losses.get("hinge").discriminator(r, f),
+      generator=lambda f, r=None, axis_name=None: -2 * jnp.mean(f)))
+  np.testing.assert_allclose(losses.discriminator_loss(REAL, FAKE, "twice_hinge"),
+                             2 * _expected_d("hinge"), rtol=1e-6)
+  with pytest.raises(ValueError, match="already registered"):
+    losses.register("hinge", losses.get("hinge"))
+
+
+def test_batch_mean_over_a_mapped_axis_is_the_global_mean():
+  x = jnp.arange(8.0).reshape(4, 2)  # 4 "devices" of 2 examples each
+  means = jax.vmap(lambda row: losses.batch_mean(row, "d"), axis_name="d")(x)
+  np.testing.assert_allclose(means, np.full(4, 3.5))
+
+
 def test_r1_and_gradient_penalty_closed_forms():
   # A linear critic f(x) = w.x has input gradient w everywhere: R1 = |w|^2, GP = (|w| - 1)^2.
   w = jnp.array([3.0, 4.0])
@@ -96,6 +122,24 @@ def test_r1_and_gradient_penalty_closed_forms():
   # A quadratic critic f(x) = |x|^2 / 2 has gradient x: R1 = E|x|^2.
   np.testing.assert_allclose(losses.r1_penalty(lambda x: 0.5 * jnp.sum(x ** 2, -1), x),
                              np.mean(np.sum(np.asarray(x) ** 2, -1)), rtol=1e-5)
+
+
+def test_gradient_penalty_is_taken_at_the_mixes_of_real_and_fake():
+  # f(x) = |x|^2 / 2 has gradient x, which varies: the penalty is E(|x_hat| - 1)^2 at
+  # x_hat = alpha * real + (1 - alpha) * fake, so taking it anywhere else gives another number.
+  quadratic = lambda x: 0.5 * jnp.sum(x ** 2, -1)
+  real = np.array([[3.0, 0.0], [0.0, 2.0], [1.0, 1.0]], np.float32)
+  fake = np.array([[-1.0, 0.0], [0.0, 0.0], [2.0, -1.0]], np.float32)
+  alpha = np.array([0.25, 0.5, 1.0], np.float32)
+  mixes = alpha[:, None] * real + (1 - alpha[:, None]) * fake  # [0,0], [0,1], [1,1]
+  expected = np.mean((np.linalg.norm(mixes, axis=1) - 1.0) ** 2)  # (1 + 0 + (sqrt2-1)^2) / 3
+  np.testing.assert_allclose(losses.gradient_penalty(quadratic, real, fake, alpha), expected,
+                             rtol=1e-5)
+  np.testing.assert_allclose(expected, (1 + (np.sqrt(2) - 1) ** 2) / 3, rtol=1e-6)
+  # With target norm 2 (a generalisation some papers use) the same mixes give E(|x_hat| - 2)^2.
+  np.testing.assert_allclose(
+      losses.gradient_penalty(quadratic, real, fake, alpha, target_norm=2.0),
+      np.mean((np.linalg.norm(mixes, axis=1) - 2.0) ** 2), rtol=1e-5)
 
 
 def test_optimal_discriminator_is_reached():
