@@ -15,6 +15,8 @@ Names say what each loss is, because libraries disagree on what "minimax" means:
 * ``hinge``: Lim & Ye 2017; Miyato et al. 2018.
 * ``wasserstein``: WGAN critic loss (Arjovsky et al. 2017); needs a Lipschitz constraint on D
   (`gradient_penalty`, or weight clipping in the step).
+* ``relativistic_average``: RaGAN with the standard GAN loss (Jolicoeur-Martineau 2018): D says
+  how much more real a real sample is than the average fake, and G the reverse.
 
 Each named loss is a `Loss` in one registry (`LOSSES`): a pair of pure functions
 ``discriminator(real_logits, fake_logits, axis_name)`` and
@@ -173,6 +175,26 @@ register("wasserstein", Loss(
     generator=lambda fake, real=None, axis_name=None: -jnp.mean(fake),
     needs_lipschitz=True,
     reference="Arjovsky et al. 2017"))
+
+
+def _relativistic_average(first, second, axis_name=None):
+  """``E[softplus(-(first - mean second))] + E[softplus(second - mean first)]``.
+
+  With ``first`` the real logits this is RaGAN's D loss, ``-E log sigmoid(C(x_r) - E C(x_f)) -
+  E log(1 - sigmoid(C(x_f) - E C(x_r)))``; with the roles swapped, its G loss. The means over the
+  other set are taken over the global batch (``axis_name``).
+  """
+  mean_first = batch_mean(first, axis_name)
+  mean_second = batch_mean(second, axis_name)
+  return (jnp.mean(jax.nn.softplus(-(first - mean_second))) +
+          jnp.mean(jax.nn.softplus(second - mean_first)))
+
+
+register("relativistic_average", Loss(
+    discriminator=_relativistic_average,
+    generator=lambda fake, real, axis_name=None: _relativistic_average(fake, real, axis_name),
+    generator_uses_real=True,
+    reference="Jolicoeur-Martineau 2018, \"The relativistic discriminator\", RaSGAN"))
 
 
 # ----------------------------------------------------------------------------------------------

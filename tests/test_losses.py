@@ -18,7 +18,16 @@ def _sig(x):
   return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
 
 
+def _relativistic(first, second):
+  """RaGAN: -E log sig(first - mean second) - E log(1 - sig(second - mean first)), in float64."""
+  first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+  return (-np.mean(np.log(_sig(first - second.mean()))) -
+          np.mean(np.log(1.0 - _sig(second - first.mean()))))
+
+
 def _expected_d(kind):
+  if kind == "relativistic_average":
+    return _relativistic(REAL, FAKE)
   if kind in ("saturating", "non_saturating"):
     return -np.mean(np.log(_sig(REAL))) - np.mean(np.log(1.0 - _sig(FAKE)))
   if kind == "least_squares":
@@ -35,6 +44,7 @@ def _expected_g(kind):
       "least_squares": 0.5 * np.mean((FAKE - 1) ** 2),
       "hinge": -np.mean(FAKE),
       "wasserstein": -np.mean(FAKE),
+      "relativistic_average": _relativistic(FAKE, REAL),
   }[kind]
 
 
@@ -44,7 +54,7 @@ class LossValuesTest(chex.TestCase):
   def test_hand_computed_values(self):
     for kind in losses.names():
       d = self.variant(lambda r, f, kind=kind: losses.discriminator_loss(r, f, kind))(REAL, FAKE)
-      g = self.variant(lambda f, kind=kind: losses.generator_loss(f, kind))(FAKE)
+      g = self.variant(lambda f, r, kind=kind: losses.generator_loss(f, kind, r))(FAKE, REAL)
       np.testing.assert_allclose(d, _expected_d(kind), rtol=1e-6, err_msg=kind)
       np.testing.assert_allclose(g, _expected_g(kind), rtol=1e-6, err_msg=kind)
 
@@ -90,8 +100,30 @@ def test_registry_lists_every_loss_with_its_needs():
   assert losses.names()[:5] == ("saturating", "non_saturating", "least_squares", "hinge",
                                 "wasserstein")
   assert [k for k in losses.names() if losses.get(k).needs_lipschitz] == ["wasserstein"]
+  assert [k for k in losses.names() if losses.get(k).generator_uses_real] == [
+      "relativistic_average"]
   for kind in losses.names():
     assert losses.get(kind).reference, kind
+
+
+def test_relativistic_average_by_hand_and_its_needs():
+  # REAL = [2, -1, 0.5] (mean 0.5), FAKE = [-3, 0, 1] (mean -2/3); D's loss by hand:
+  d = (-(np.log(_sig(2 + 2 / 3)) + np.log(_sig(-1 + 2 / 3)) + np.log(_sig(0.5 + 2 / 3))) / 3 -
+       (np.log(1 - _sig(-3.5)) + np.log(1 - _sig(-0.5)) + np.log(1 - _sig(0.5))) / 3)
+  np.testing.assert_allclose(losses.discriminator_loss(REAL, FAKE, "relativistic_average"), d,
+                             rtol=1e-6)
+  assert losses.get("relativistic_average").generator_uses_real
+  with pytest.raises(ValueError, match="pass real_logits"):
+    losses.generator_loss(FAKE, "relativistic_average")
+  # Equal logits: every difference from the other mean is 0, so both losses are 2 log 2.
+  np.testing.assert_allclose(
+      losses.generator_loss(jnp.zeros(3), "relativistic_average", jnp.zeros(3)), 2 * np.log(2),
+      rtol=1e-6)
+  # Under a mapped axis the means are global: 2 shards give the one-device value.
+  real, fake = jnp.asarray(REAL[:2]), jnp.asarray(FAKE[:2])
+  sharded = jax.vmap(lambda r, f: losses.discriminator_loss(r, f, "relativistic_average", "d"),
+                     axis_name="d")(real.reshape(2, 1), fake.reshape(2, 1))
+  np.testing.assert_allclose(jnp.mean(sharded), _relativistic(REAL[:2], FAKE[:2]), rtol=1e-6)
 
 
 def test_registering_a_loss_is_one_call(monkeypatch):
