@@ -57,6 +57,7 @@ def _snapshot(directory):
 
 
 TRAIN, EVALUATE, SWEEP = "experiments.train", "experiments.evaluate", "experiments.sweep"
+SAMPLE = "experiments.sample"
 # (module, arguments with {placeholders}, what the error line must say)
 CASES = [
     (TRAIN, ["--workdir={base}/t1", "--config.loss=minimax"], "choose one of: saturating"),
@@ -69,7 +70,7 @@ CASES = [
     (TRAIN, ["--workdir={base}/t8", "--config.batch_size=-8"], "must be a positive integer"),
     (TRAIN, ["--workdir={base}/t9", "--config.num_steps=0"], "must be a positive integer"),
     (TRAIN, ["--workdir={base}/t10", "--config.batch_size=12"], "over 8 devices"),
-    (TRAIN, ["--workdir={base}/t11", "--config.dataset=cifar10"], "makes 28x28 images"),
+    (TRAIN, ["--workdir={base}/t11", "--config.dataset=cifar10"], "makes 28x28x1 images"),
     (TRAIN, ["--workdir={base}/t12", "--config.model=mlp", "--config.dataset=cifar10",
              "--config.data_dir={empty}"], "not available offline"),
     (TRAIN, ["--workdir={file}"], "is a file, not a directory"),
@@ -84,11 +85,20 @@ CASES = [
     (TRAIN, ["--workdir={base}/t20", "--config.ema_decay=1.5"], "must be in [0, 1)"),
     (TRAIN, ["--workdir={base}/t21", "stray_argument"], "unexpected arguments"),
     (TRAIN, [], "workdir"),
+    (TRAIN, ["--workdir={base}/t22", "--config.loss=wasserstein"], "needs a Lipschitz constraint"),
+    (TRAIN, ["--workdir={base}/t23", "--config.xla_cpu_options=fast"], "name=value"),
+    (TRAIN, ["--workdir={base}/t24", "--config.dataset=fashion_mnist", "--config.eval_every=5"],
+     "cannot be evaluated here"),
     (EVALUATE, ["--workdir={empty}"], "holds no training run"),
     (EVALUATE, ["--workdir={run}", "--step=999"], "--step 999 has no checkpoint"),
     (EVALUATE, ["--workdir={cifar_run}"], "pt_inception-2015-12-05"),
     (EVALUATE, ["--workdir={cifar_run}", "--inception_weights={base}/nowhere.pth"], "nowhere.pth"),
     (EVALUATE, ["--workdir={cifar_run}", "--inception_weights={bad_weights}"], "shape"),
+    (SAMPLE, ["--workdir={empty}", "--output={base}/x.npz"], "holds no training run"),
+    (SAMPLE, ["--workdir={run}", "--output={base}/x.txt"], "must end in .npz"),
+    (SAMPLE, ["--workdir={run}", "--output={base}/x.npz", "--labels=3"], "not class conditional"),
+    (SAMPLE, ["--workdir={run}", "--output={base}/x.npz", "--step=7"], "--step 7 has no checkpoint"),
+    (SAMPLE, ["--workdir={run}", "--output={base}/x.npz", "--num_samples=0"], "must be positive"),
     (SWEEP, ["--workdir={base}/s1", "--grid=loss"], "not of the form field=value1,value2"),
     (SWEEP, ["--workdir={base}/s2", "--grid=los=hinge"], "config has no field 'los'"),
     (SWEEP, ["--workdir={base}/s3", "--seeds=a,b"], "comma-separated integers"),

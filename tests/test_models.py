@@ -1,6 +1,7 @@
-"""Tests for gan/models.py: the seed's parameter counts, the exact upsample reformulation, dropout."""
+"""Tests for gan/models: registry and contract, parameter counts, exact upsampling, dropout."""
 
 import jax
+import flax.linen as nn
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -105,3 +106,54 @@ def test_bad_model_configs_say_what_is_right():
     models.make_models(_config(model="resnet"))
   with pytest.raises(ValueError, match="28x28"):
     models.make_models(_config(data_shape=(32, 32, 3)))
+
+
+def test_every_family_keeps_the_contract_and_registration_checks_it():
+  assert models.names() == ("mlp", "dcgan28", "dcgan32", "dcgan64")
+  for name in models.names():
+    family = models.get(name)
+    models.check_contract(family.generator, family.discriminator)  # what register ran
+  assert models.get("dcgan32").discriminator.uses_batchnorm
+  assert not models.get("dcgan28").discriminator.uses_batchnorm
+
+  class NoAxisName(nn.Module):
+    @nn.compact
+    def __call__(self, z, labels=None, train=True):
+      return z
+
+  class WrongCall(nn.Module):
+    axis_name: str = None
+    uses_batchnorm = False
+
+    @nn.compact
+    def __call__(self, x, train=True):
+      return x
+
+  class NoBatchNormFlag(nn.Module):
+    axis_name: str = None
+
+    @nn.compact
+    def __call__(self, x, labels=None, train=True, dropout_keys=None):
+      return x
+
+  with pytest.raises(TypeError, match="needs a field `axis_name"):
+    models.check_contract(NoAxisName, models.MLPDiscriminator)
+  with pytest.raises(TypeError, match=r"takes \(x, train\); the step calls it as \(x, labels"):
+    models.check_contract(models.MLPGenerator, WrongCall)
+  with pytest.raises(TypeError, match="uses_batchnorm"):
+    models.check_contract(models.MLPGenerator, NoBatchNormFlag)
+  with pytest.raises(TypeError, match="uses_batchnorm"):
+    models.register(models.ModelFamily("broken", models.MLPGenerator, NoBatchNormFlag,
+                                       build=lambda *a: None))
+  assert "broken" not in models.names()
+  with pytest.raises(ValueError, match="already registered"):
+    models.register(models.get("mlp"))
+
+
+def test_family_settings_are_validated_by_the_family():
+  with pytest.raises(ValueError, match="mlp_output='sigmoid' must be 'tanh'"):
+    models.make_models(_config(model="mlp", data_shape=(2,), mlp_output="sigmoid"))
+  with pytest.raises(ValueError, match="model_width=0 must be a positive integer"):
+    models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3), model_width=0))
+  with pytest.raises(ValueError, match="'dcgan64' makes 64x64 images"):
+    models.make_models(_config(model="dcgan64", data_shape=(32, 32, 3)))

@@ -1,0 +1,125 @@
+"""Tests for gan/config.py: validation at the door, the objective and the schedule resolved once."""
+
+import dataclasses
+
+import jax
+import ml_collections
+import numpy as np
+import pytest
+
+from experiments.configs import common
+from experiments.configs import toy_ring
+from gan import config as config_lib
+from gan import models
+from gan import step as step_lib
+
+
+def tiny_config(**overrides):
+  config = common.base_config()
+  config.batch_size = 8
+  config.update(overrides)
+  return config
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(loss="minimax"), "config.loss='minimax' is not valid; choose one of: saturating"),
+    (dict(model="resnet"), "choose one of: mlp, dcgan28"),
+    (dict(dataset="imagenet"), "choose one of: mnist5k"),
+    (dict(optimizer="adagrad"), "choose one of: adam, rmsprop, sgd"),
+    (dict(g_learning_rate=0.0), "g_learning_rate=0.0 must be a positive number"),
+    (dict(batch_size=-8), "batch_size=-8 must be a positive integer"),
+    (dict(num_steps=0), "num_steps=0 must be a positive integer"),
+    (dict(batch_size=12), "cannot be split evenly over 8 devices"),
+    (dict(dataset="cifar10"), "does not fit config.dataset='cifar10'"),
+    (dict(dataset="toy_ring", conditional=True), "needs labelled data"),
+    (dict(ema_decay=1.0), "ema_decay=1.0 must be in [0, 1)"),
+    (dict(nan_policy="ignore"), "choose one of: stop, skip_step"),
+    (dict(d_weight_clip=-0.01), "d_weight_clip=-0.01 must be >= 0"),
+    (dict(xla_cpu_options="fast"), "'fast' is not of the form name=value"),
+    (dict(d_chunk_size=-2), "config.d_chunk_size=-2 must be an integer: -1"),
+    (dict(xla_cpu_options="xla_cpu_no_such_option=true"), "is not accepted by XLA"),
+    # Combinations that would silently compute something else.
+    (dict(model="dcgan32", dataset="cifar10", r1_gamma=10.0), "r1_gamma=10.0 needs per-example"),
+    (dict(model="dcgan32", dataset="cifar10", gp_weight=10.0), "BatchNorm, which mixes"),
+    (dict(loss="wasserstein"), "needs a Lipschitz constraint on D"),
+    (dict(model="dcgan32", dataset="cifar10", d_chunk_size=16), "needs a discriminator without "
+     "BatchNorm"),
+    (dict(dataset="fashion_mnist", eval_every=100), "no feature network for clothing images"),
+])
+def test_bad_configs_are_refused_with_a_clear_message(overrides, message):
+  with pytest.raises(config_lib.ConfigError) as info:
+    config_lib.check_config(tiny_config(**overrides))
+  assert message in str(info.value)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(), dict(loss="wasserstein", gp_weight=10.0), dict(loss="wasserstein", d_weight_clip=0.01),
+    dict(r1_gamma=1.0), dict(loss="relativistic_average"), dict(xla_cpu_options=""),
+    dict(d_chunk_size=16), dict(dataset="fashion_mnist")])
+def test_good_configs_pass(overrides):
+  config_lib.check_config(tiny_config(**overrides))
+
+
+def test_build_gan_takes_shapes_from_the_dataset_registry():
+  gan = config_lib.build_gan(toy_ring.get_config())
+  assert gan.data_shape == (2,) and gan.latent_dim == 2 and gan.num_classes == 0
+  conditional = config_lib.build_gan(tiny_config(conditional=True, d_weight_clip=0.5))
+  assert conditional.data_shape == (28, 28, 1) and conditional.num_classes == 10
+  assert conditional.d_weight_clip == 0.5
+  # Without a dataset the config carries the shapes itself.
+  raw = ml_collections.ConfigDict(dict(model="mlp", data_shape=(3,), num_classes=0,
+                                       loss="hinge", optimizer="sgd", g_learning_rate=0.1,
+                                       d_learning_rate=0.2, latent_dim=4))
+  assert config_lib.build_gan(raw).data_shape == (3,)
+
+
+def test_the_objective_does_not_depend_on_the_machine(monkeypatch):
+  # Optimizers are closures (equal only to themselves); every other field must match.
+  without_optimizers = lambda gan: dataclasses.replace(gan, g_optimizer=None, d_optimizer=None)
+  on_cpu = without_optimizers(config_lib.build_gan(tiny_config()))
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert without_optimizers(config_lib.build_gan(tiny_config())) == on_cpu
+
+
+def test_schedule_defaults_come_from_the_model_family():
+  dcgan28 = models.get("dcgan28")
+  cpu = config_lib.resolve_schedule(tiny_config(), backend="cpu")
+  assert cpu == step_lib.Schedule(d_chunk_size=dcgan28.cpu_d_chunk_size,
+                                  xla_cpu_options=dcgan28.cpu_xla_options)
+  assert cpu.d_chunk_size == 64
+  assert cpu.compiler_options() == {
+      "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+  # Accelerators and multi-device meshes get whole batches; XLA options only mean something on
+  # a CPU.
+  assert config_lib.resolve_schedule(tiny_config(), backend="gpu") == step_lib.Schedule()
+  assert config_lib.resolve_schedule(tiny_config(), backend="cpu", num_devices=8).d_chunk_size == 0
+  mlp = config_lib.resolve_schedule(toy_ring.get_config(), backend="cpu")
+  assert mlp == step_lib.Schedule(concat_real_fake=True)
+  assert mlp.compiler_options() is None
+
+
+def test_schedule_settings_given_in_the_config_are_used_as_given():
+  chosen = config_lib.resolve_schedule(
+      tiny_config(d_chunk_size=16, share_generator_forward=False,
+                  xla_cpu_options="xla_cpu_use_onednn=false, xla_b=1"), backend="cpu")
+  assert chosen == step_lib.Schedule(share_generator_forward=False, d_chunk_size=16,
+                                     xla_cpu_options=(("xla_b", "1"),
+                                                      ("xla_cpu_use_onednn", "false")))
+  assert config_lib.resolve_schedule(tiny_config(xla_cpu_options="", d_chunk_size=0),
+                                     backend="cpu") == step_lib.Schedule()
+  # On an accelerator an explicit chunk size is kept (it is exact), CPU options are not.
+  assert config_lib.resolve_schedule(
+      tiny_config(d_chunk_size=16, xla_cpu_options="a=b"), backend="gpu") == step_lib.Schedule(
+          d_chunk_size=16)
+
+
+def test_config_differences_name_the_fields():
+  saved = tiny_config().to_dict()
+  changed = tiny_config(loss="hinge", num_steps=99, mlp_hidden=(8,)).to_dict()
+  assert config_lib.config_differences(saved, changed) == [
+      "loss: 'non_saturating' -> 'hinge'", "mlp_hidden: [256, 256] -> [8]"]
+
+
+def test_load_run_config_says_what_is_missing(tmp_path):
+  with pytest.raises(config_lib.ConfigError, match="holds no training run"):
+    config_lib.load_run_config(str(tmp_path))

@@ -1,0 +1,118 @@
+"""Tests for gan/evaluation.py: dispatch on the dataset spec, a stub feature network end to end,
+the protocols' numbers against the metrics computed directly, and the table."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.configs import common
+from experiments.configs import toy_ring
+from gan import config as config_lib
+from gan import data
+from gan import evaluation
+from gan import metrics
+from gan import step as step_lib
+from gan.data import toys
+
+
+def test_every_dataset_is_dispatched_by_its_spec():
+  for name in data.names():
+    config = common.base_config()
+    config.dataset = name
+    spec = data.get(name)
+    if spec.evaluation is None:
+      with pytest.raises(config_lib.ConfigError, match=f"Dataset '{name}' cannot be evaluated"):
+        evaluation.protocol_for(config)
+    else:
+      assert evaluation.protocol_for(config) is evaluation.PROTOCOLS[spec.evaluation]
+  # The digit classifier serves digits only: fashion_mnist is refused, not scored by it.
+  config = common.base_config()
+  config.dataset = "fashion_mnist"
+  with pytest.raises(config_lib.ConfigError, match="knows only digits"):
+    evaluation.Evaluator(config)
+
+
+def _stub_network():
+  """Features: 16 pixels; probabilities: a softmax of 10 fixed projections. Cheap and exact."""
+  projection = np.random.default_rng(0).normal(size=(784, 10)).astype(np.float32) / 28.0
+
+  def outputs(images):
+    flat = np.asarray(images, np.float32).reshape(len(images), -1)
+    logits = flat @ projection
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    return {"features": flat[:, ::49].astype(np.float64),
+            "probabilities": probabilities / probabilities.sum(1, keepdims=True)}
+
+  return evaluation.FeatureNetwork(outputs, "stub")
+
+
+def test_image_protocol_with_a_stub_network_matches_the_metrics_computed_directly(tmp_path):
+  config = common.base_config()
+  config.data_dir = str(tmp_path)
+  config.eval_num_samples = 600
+  gan = config_lib.build_gan(config)
+  state = step_lib.create_state(gan, jax.random.key(3))
+  network = _stub_network()
+  result = evaluation.Evaluator(config, log=lambda m: None, network=network)(gan, state)
+
+  test = data.make_source("mnist5k", "test", data_dir=str(tmp_path)).all_examples()["image"]
+  train = data.make_source("mnist5k", "train", data_dir=str(tmp_path)).all_examples(
+      limit=600)["image"]
+  fake = evaluation.generate_samples(gan, state, 600, config.seed, use_ema=False)
+  test_out, train_out, fake_out = network(test), network(train), network(fake)
+  assert result["num_samples"] == 600 and result["num_test"] == 1000
+  assert result["feature_network"] == "stub"
+  np.testing.assert_allclose(result["model"]["fid"], metrics.fid_from_features(
+      test_out["features"], fake_out["features"]), rtol=1e-6)
+  np.testing.assert_allclose(result["reference"]["fid"], metrics.fid_from_features(
+      test_out["features"], train_out["features"]), rtol=1e-6)
+  np.testing.assert_allclose(result["model"]["precision"], metrics.precision_recall(
+      test_out["features"], fake_out["features"])[0], rtol=1e-6)
+  np.testing.assert_allclose(result["model"]["score"], metrics.inception_score(
+      fake_out["probabilities"])[0], rtol=1e-6)
+  # The score's reference is the ceiling: the test split's own score.
+  np.testing.assert_allclose(result["reference"]["score"], metrics.inception_score(
+      test_out["probabilities"])[0], rtol=1e-6)
+  # An untrained G is far from the data; two real samples are close.
+  assert result["model"]["fid"] > 5 * result["reference"]["fid"]
+
+
+def test_mixture_protocol_scores_against_the_specs_mixture():
+  config = toy_ring.get_config()
+  gan = config_lib.build_gan(config)
+  state = step_lib.create_state(gan, jax.random.key(0))
+  result = evaluation.evaluate_state(config, gan, state)
+  samples = evaluation.generate_samples(gan, state, evaluation.MIXTURE_SAMPLES, config.seed)
+  assert result["model"] == metrics.mixture_metrics(samples, toys.RING.means, toys.RING.std)
+  # Real ring points capture all 8 modes, nearly all of them within 3 standard deviations.
+  assert result["reference"]["modes"] == 8
+  assert result["reference"]["high_quality"] > 0.99
+
+
+def test_generate_samples_draws_z_per_batch_and_honours_labels():
+  config = common.base_config()
+  config.conditional = True
+  config.latent_dim = 4
+  gan = config_lib.build_gan(config)
+  state = step_lib.create_state(gan, jax.random.key(0))
+  samples = evaluation.generate_samples(gan, state, 5, seed=7, num_classes=10, use_ema=False,
+                                        batch_size=2, labels=3)
+  key = jax.random.fold_in(jax.random.key(7), evaluation._EVAL_SALT)  # pylint: disable=protected-access
+  z = jnp.concatenate([jax.random.normal(jax.random.fold_in(key, i), (2, 4)) for i in range(3)])
+  direct = step_lib.generate(gan, state, z[:5], jnp.full((5,), 3), use_ema=False)
+  np.testing.assert_allclose(samples, direct, atol=1e-5)
+  with pytest.raises(ValueError, match=r"labels must be in \[0, 10\)"):
+    evaluation.generate_samples(gan, state, 2, 0, num_classes=10, labels=[0, 10])
+  with pytest.raises(ValueError, match="not class conditional"):
+    evaluation.generate_samples(gan, state, 2, 0, num_classes=0, labels=1)
+
+
+def test_format_table():
+  result = {"model": {"fid": 12.5, "kid": 0.25, "kid_std": 0.125, "score": 7.0},
+            "reference": {"fid": 2.0, "kid": 0.0, "score": 9.5}}
+  assert evaluation.format_table(result) == (
+      "| metric | model | real data | reference is |\n|---|---|---|---|\n"
+      "| fid | 12.5000 | 2.0000 | floor: train vs test |\n"
+      "| kid | 0.2500 ± 0.1250 | 0.0000 | floor: train vs test |\n"
+      "| score | 7.0000 | 9.5000 | ceiling: test split |")
