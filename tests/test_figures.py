@@ -1,5 +1,5 @@
-"""Tests for the figure experiments and their helpers: gan/toy_analysis.py,
-experiments/goodfellow_fig1.py and experiments/saturation.py."""
+"""Tests for the figure studies and their helpers: gan/toy_analysis.py,
+gan/studies/goodfellow_fig1.py and gan/studies/saturation.py (and their mains' configs)."""
 
 import json
 
@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import goodfellow_fig1
-from experiments import saturation
+from experiments import goodfellow_fig1 as fig1_main
+from experiments import saturation as saturation_main
 from gan import losses
 from gan import toy_analysis
+from gan.studies import goodfellow_fig1
+from gan.studies import saturation
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -86,6 +88,43 @@ def test_saturation_rejects_losses_that_do_not_act_on_d():
     saturation.analytic_logit_grad_magnitude(jnp.array([0.5]), "hinge")
 
 
+def test_summarize_by_hand():
+  d = np.array([1e-5, 0.2, 0.6])
+  batch = {"d_g_z": d, "grad_saturating": d, "grad_non_saturating": 1.0 - d + [0.0, 0.0, 0.01]}
+  summary = saturation.summarize({"fresh": batch, "after_d_steps": batch, "d_real": 0.75},
+                                 d_steps=7, batch_size=3)
+  assert summary["d_only_steps"] == 7 and summary["batch_size"] == 3
+  assert summary["after_d_steps_mean_d_real"] == 0.75
+  fresh = summary["fresh"]
+  assert fresh["median_d_g_z"] == 0.2 and fresh["min_d_g_z"] == 1e-5
+  assert fresh["num_below_axis"] == 1  # 1e-5 < D_MIN = 1e-4
+  assert fresh["median_grad_saturating"] == 0.2
+  assert fresh["median_grad_non_saturating"] == pytest.approx(0.8)
+  assert fresh["max_abs_error_vs_analytic"] == pytest.approx(0.01, rel=1e-5)  # float32
+
+
+def test_data_gaussian_of_the_toys():
+  config = fig1_main.default_config()
+  assert goodfellow_fig1.data_gaussian(config) == (4.0, 0.5)
+  config.dataset = "mnist5k"
+  with pytest.raises(ValueError, match="expected 'toy_1d'"):
+    goodfellow_fig1.data_gaussian(config)
+
+
+def test_snapshot_summarises_the_bulk():
+  # Grid 2.5 .. 5.5 in steps of 0.5: the bulk (4 +- 2 * 0.5) is 3.0 .. 5.0, five points.
+  x = np.arange(2.5, 5.51, 0.5)
+  d = np.array([9.0, 0.5, 0.6, 0.7, 0.8, 0.9, 9.0])  # 9: outside the bulk, must not count
+  d_star = np.array([9.0, 0.5, 0.5, 0.5, 0.5, 0.5, 9.0])
+  snap = goodfellow_fig1.snapshot(dict(x=x, d=d, d_star=d_star, p_data=x, p_g=x,
+                                       samples=np.array([1.0, 3.0]), kde_bandwidth=0.25),
+                                  mean=4.0, std=0.5)
+  assert snap["mean_abs_d_minus_d_star"] == pytest.approx(0.2)  # mean of 0, .1, .2, .3, .4
+  assert snap["mean_abs_d_minus_half"] == pytest.approx(0.2)
+  assert snap["mean_abs_d_star_minus_half"] == pytest.approx(0.0)
+  assert (snap["g_mean"], snap["g_std"], snap["kde_bandwidth"]) == (2.0, 1.0, 0.25)
+
+
 def test_panel_steps():
   assert goodfellow_fig1.panel_steps_for(3000) == [25, 50, 500, 3000]
   assert goodfellow_fig1.panel_steps_for(50) == [25, 50]
@@ -95,7 +134,7 @@ def test_panel_steps():
 
 
 def test_goodfellow_fig1_writes_figure_and_numbers(tmp_path):
-  result = goodfellow_fig1.make_figure(str(tmp_path), num_steps=3)
+  result = goodfellow_fig1.make_figure(str(tmp_path), fig1_main.default_config(), num_steps=3)
   with open(tmp_path / "goodfellow_fig1.png", "rb") as f:
     assert f.read(8) == PNG_MAGIC
   assert (tmp_path / "goodfellow_fig1.png").stat().st_size > 10_000
@@ -110,16 +149,17 @@ def test_goodfellow_fig1_writes_figure_and_numbers(tmp_path):
 
 
 def test_goodfellow_fig1_rejects_other_datasets(tmp_path):
-  config = goodfellow_fig1.default_config()
+  config = fig1_main.default_config()
   config.dataset = "toy_ring"
   with pytest.raises(ValueError, match="1-D toy"):
-    goodfellow_fig1.make_figure(str(tmp_path), num_steps=1, config=config)
+    goodfellow_fig1.make_figure(str(tmp_path), config, num_steps=1)
+  assert not (tmp_path / "goodfellow_fig1.png").exists()
 
 
 def test_saturation_writes_figure_and_numbers(tmp_path, tmp_path_factory):
   data_dir = str(tmp_path_factory.mktemp("tfds"))
-  result = saturation.make_figure(str(tmp_path / "out"), d_steps=2, batch_size=4,
-                                  data_dir=data_dir)
+  result = saturation.make_figure(str(tmp_path / "out"), saturation_main.default_config(),
+                                  d_steps=2, batch_size=4, data_dir=data_dir)
   with open(tmp_path / "out" / "saturation.png", "rb") as f:
     assert f.read(8) == PNG_MAGIC
   with open(tmp_path / "out" / "saturation.json") as f:
