@@ -33,16 +33,19 @@ OURS = "jaxgan (jit)"
 def speed_knobs() -> dict:
   """The speed settings our step runs with under `DCGAN28_CONFIG` (the library's defaults)."""
   from benchmarks import jaxgan_runners  # pylint: disable=g-import-not-at-top
-  from gan import train  # pylint: disable=g-import-not-at-top
-  gan = train.build_gan(jaxgan_runners.make_config(DCGAN28_CONFIG))
+  gan, schedule = jaxgan_runners.build(DCGAN28_CONFIG)
   return dict(phase_decomposed_upsample=gan.generator.phase_decomposed,
-              share_generator_forward=gan.share_generator_forward,
-              concat_real_fake=gan.concat_real_fake, d_dropout=gan.discriminator.dropout_rate,
-              xla_cpu_options=dict(gan.xla_cpu_options), d_chunk_size=gan.d_chunk_size)
+              share_generator_forward=schedule.share_generator_forward,
+              concat_real_fake=schedule.concat_real_fake, d_dropout=gan.discriminator.dropout_rate,
+              xla_cpu_options=dict(schedule.xla_cpu_options), d_chunk_size=schedule.d_chunk_size)
 
 
 def variants() -> dict:
-  """Our step with one speed setting flipped from its default (and without dropout), by name."""
+  """Our step with one speed setting flipped from its default (and without dropout), by name.
+
+  Each is a config override: the model fields change the objective (`gan.config.build_gan`), the
+  schedule fields the `gan.step.Schedule` it runs under (`gan.config.resolve_schedule`).
+  """
   knobs = speed_knobs()
   label = lambda key, if_true, if_false: if_false if knobs[key] else if_true
   return {
@@ -55,7 +58,7 @@ def variants() -> dict:
                          "D on real and fake apart"):
           dict(concat_real_fake=not knobs["concat_real_fake"]),
       "jaxgan, no dropout": dict(d_dropout=0.0),
-  } | ({"jaxgan, XLA's default CPU kernels (YNNPACK convolutions)": dict(xla_cpu_options={})}
+  } | ({"jaxgan, XLA's default CPU kernels (YNNPACK convolutions)": dict(xla_cpu_options="")}
        if knobs["xla_cpu_options"] else {}) | (
            {"jaxgan, D on whole batches": dict(d_chunk_size=0)} if knobs["d_chunk_size"] else {})
 
@@ -218,13 +221,14 @@ Notes:
   the PyTorch DCGAN example); the seed's Keras loop generates with
   `generator.predict_on_batch` (BatchNorm in inference mode), makes one D call on [real; fake],
   and runs G again, in training mode, inside `gan.train_on_batch`, which is what it does.
-- jaxgan: `jit_train_step(build_gan(config))`, state donated, z and dropout masks drawn inside the
-  step; time includes `block_until_ready` on the new state. Its nearest-upsample + 5x5 conv
-  layers run as a 3x3 conv over four output phases (identical function, ~2.8x fewer G FLOPs).
-  It compiles with the model family's `xla_cpu_options` (above): XLA's own convolution kernels
-  instead of YNNPACK's, which XLA:CPU uses by default; and D (no BatchNorm) takes batches above
-  `d_chunk_size` in pieces of that size, the same function at a lower per-example cost (see the
-  variants run for both).
+- jaxgan: `jit_train_step(build_gan(config), resolve_schedule(config))`, state donated, z and
+  dropout masks drawn inside the step; time includes `block_until_ready` on the new state. Its
+  nearest-upsample + 5x5 conv layers run as a 3x3 conv over four output phases (identical
+  function, ~2.8x fewer G FLOPs). Its schedule takes the model family's CPU defaults: it
+  compiles with `xla_cpu_options` (above), XLA's own convolution kernels instead of YNNPACK's,
+  which XLA:CPU uses by default; and D (no BatchNorm) takes batches above `d_chunk_size` in
+  pieces of that size, the same function at a lower per-example cost (see the variants run for
+  both).
 - PyTorch: channels-last (NHWC) activations (as fast as NCHW at batch 64, 15-25% faster at
   256), `Adam(fused=True)`, one eager row per `OMP_WAIT_POLICY` flagged (libgomp's default spins
   at barriers, which wins on an idle machine and loses badly on a busy one; PASSIVE sleeps); the

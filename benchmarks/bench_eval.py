@@ -30,14 +30,15 @@ def main(argv):
   del argv
   import jax  # pylint: disable=g-import-not-at-top
   from experiments.configs import dcgan_mnist  # pylint: disable=g-import-not-at-top
-  from gan import checkpointing, classifier, evaluation, metrics, train, trainer  # pylint: disable=g-import-not-at-top
+  from gan import checkpointing, classifier, evaluation, metrics  # pylint: disable=g-import-not-at-top
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  from gan import step as step_lib  # pylint: disable=g-import-not-at-top
   config = dcgan_mnist.get_config()
-  gan = train.build_gan(trainer.model_config(config))
-  state = train.create_state(gan, jax.random.key(0))
-  checkpoints = os.path.join(_WORKDIR.value, "checkpoints")
+  gan = config_lib.build_gan(config)
+  state = step_lib.create_state(gan, jax.random.key(0))
   source = "fresh init"
-  if os.path.isdir(checkpoints):
-    step, state = checkpointing.Checkpointer(checkpoints).restore_latest_good(state)
+  if os.path.isdir(os.path.join(_WORKDIR.value, "checkpoints")):
+    gan, step, state = checkpointing.restore_run(_WORKDIR.value, config)
     source = f"{_WORKDIR.value} step {step}"
   net = classifier.load_or_train_classifier()
   n = _NUM.value

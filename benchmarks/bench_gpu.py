@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from gan import train
+from gan import config as config_lib
+from gan import step as step_lib
 
 MODELS = {
     "dcgan28": dict(data_shape=(28, 28, 1), batches=(64, 256, 1024)),
@@ -47,12 +48,13 @@ def bench(model, batch, steps):
       model=model, data_shape=MODELS[model]["data_shape"], loss="non_saturating",
       optimizer="adam", g_learning_rate=2e-4, d_learning_rate=2e-4, latent_dim=100,
       ema_decay=0.0))
-  gan = train.build_gan(config)
-  state = train.create_state(gan, jax.random.key(0))
+  gan = config_lib.build_gan(config)
+  schedule = config_lib.resolve_schedule(config)  # an accelerator's: whole batches, XLA's options
+  state = step_lib.create_state(gan, jax.random.key(0))
   images = jax.random.uniform(jax.random.key(1), (batch,) + tuple(config.data_shape),
                               minval=-1, maxval=1)
   rng = jax.random.key(2)
-  step = train.jit_train_step(gan)
+  step = step_lib.jit_train_step(gan, schedule)
   # FLOPs from the same program compiled for the host CPU: compiled for a GPU, convolutions become
   # cuDNN custom calls that XLA's cost analysis counts as zero.
   on_cpu = jax.device_put((state, {"image": images}, rng), jax.devices("cpu")[0])

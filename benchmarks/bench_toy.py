@@ -114,9 +114,9 @@ def model_summary(batch_size: int, results, peaks) -> str:
   that the matmul peak puts under any implementation's step time."""
   import jax  # pylint: disable=g-import-not-at-top
   from benchmarks import flops, jaxgan_runners, torch_toy  # pylint: disable=g-import-not-at-top
-  from gan import train  # pylint: disable=g-import-not-at-top
-  gan = train.build_gan(jaxgan_runners.make_config(TOY_CONFIG))
-  state = train.create_state(gan, jax.random.key(0))
+  from gan import step  # pylint: disable=g-import-not-at-top
+  gan, _ = jaxgan_runners.build(TOY_CONFIG)
+  state = step.create_state(gan, jax.random.key(0))
   count = lambda tree: sum(x.size for x in jax.tree.leaves(tree))
   g, d = count(state.g_params), count(state.d_params)
   assert g == torch_toy.mlp_params(2, HIDDEN, 2) and d == torch_toy.mlp_params(2, HIDDEN, 1)

@@ -1,4 +1,8 @@
-"""The models the speed benchmarks time, as plain (picklable) configs for `gan.train.build_gan`.
+"""The models the speed benchmarks time, as plain (picklable) configs.
+
+Each is read twice (`benchmarks.jaxgan_runners.build`): by `gan.config.build_gan` for the
+objective and by `gan.config.resolve_schedule` for the speed settings (``concat_real_fake`` and
+friends; unset ones take the model family's defaults).
 
 Kept apart from the benchmark scripts, which define flags on import, so tests can read them.
 """

@@ -15,21 +15,24 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks import jaxgan_runners
-from gan import train
+from gan import step as step_lib
 
 T = TypeVar("T")
 
 
 def train_step_flops(config: dict, batch_size: int) -> float:
-  """FLOPs XLA counts for one compiled `gan.train.train_step` at ``batch_size``.
+  """FLOPs XLA counts for one compiled `gan.step.train_step` at ``batch_size``.
 
+  The step runs under the schedule ``config`` resolves to (so a D in pieces or one D call on
+  [real; fake] is counted as the benchmark runs it), compiled with XLA's default options.
   Multiply-adds count as two FLOPs; elementwise work and random-number generation count too.
   """
-  gan = train.build_gan(jaxgan_runners.make_config(config))
-  state = jax.eval_shape(functools.partial(train.create_state, gan), jax.random.key(0))
+  gan, schedule = jaxgan_runners.build(config)
+  state = jax.eval_shape(functools.partial(step_lib.create_state, gan), jax.random.key(0))
   batch = {"image": jax.ShapeDtypeStruct((batch_size,) + gan.data_shape, jnp.float32)}
   rng = jax.eval_shape(lambda: jax.random.key(0))
-  compiled = jax.jit(functools.partial(train.train_step, gan)).lower(state, batch, rng).compile()
+  train_step = functools.partial(step_lib.train_step, gan, schedule=schedule)
+  compiled = jax.jit(train_step).lower(state, batch, rng).compile()
   cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):  # older jax: one dict per computation
     cost = cost[0]

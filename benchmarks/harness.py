@@ -10,6 +10,9 @@ within a round (the same minute) and the median over rounds reported.
 A runner is any object built as ``factory(batch_size=..., **kwargs)`` with a ``step()`` method
 that does ``work`` units of work (iterations, or seed-iterations) and returns only when they are
 done, and a ``work`` attribute (1 if absent).
+
+Time is read from a ``clock`` (`time.perf_counter` unless told otherwise), so the harness can be
+tested with a fake one whose runners advance it by known amounts.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import subprocess
 import sys
 import time
 import traceback
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
+
+# Seconds now. It is read in the worker processes, so pass a module-level function (pickled by name).
+Clock = Callable[[], float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,18 +75,18 @@ def limit_threads(framework: str, threads: int) -> None:
     raise ValueError(f"Unknown framework {framework!r}; use 'jax', 'torch' or 'tensorflow'.")
 
 
-def _time_steps(runner, n: int) -> List[float]:
+def _time_steps(runner, n: int, clock: Clock = time.perf_counter) -> List[float]:
   """Seconds per unit of work for each of ``n`` calls of ``runner.step()``."""
   work = getattr(runner, "work", 1)
   times = []
   for _ in range(n):
-    start = time.perf_counter()
+    start = clock()
     runner.step()
-    times.append((time.perf_counter() - start) / work)
+    times.append((clock() - start) / work)
   return times
 
 
-def _worker(conn, impl: Implementation, threads: int) -> None:
+def _worker(conn, impl: Implementation, threads: int, clock: Clock = time.perf_counter) -> None:
   """Serves ``('setup', (batch_size, warmup_s))``, ``('time', n)`` and ``('close', None)``."""
   os.environ.update(impl.env)
   limit_threads(impl.framework, threads)
@@ -96,17 +102,17 @@ def _worker(conn, impl: Implementation, threads: int) -> None:
       if command == "setup":
         batch_size, warmup_s = arg
         runner = None
-        start = time.perf_counter()
+        start = clock()
         runner = factory(batch_size=batch_size, **impl.kwargs)
         runner.step()  # compiles, where there is compiling
-        first = time.perf_counter() - start
-        warm = _time_steps(runner, 1)
+        first = clock() - start
+        warm = _time_steps(runner, 1, clock)
         while sum(warm) * getattr(runner, "work", 1) < warmup_s:
-          warm += _time_steps(runner, 1)
+          warm += _time_steps(runner, 1, clock)
         conn.send(("ok", dict(first_step_s=first, warmup_times=warm,
                               work=getattr(runner, "work", 1))))
       elif command == "time":
-        conn.send(("ok", _time_steps(runner, arg)))
+        conn.send(("ok", _time_steps(runner, arg, clock)))
       else:
         raise ValueError(f"unknown command {command!r}")
     except Exception:  # pylint: disable=broad-except
@@ -116,11 +122,12 @@ def _worker(conn, impl: Implementation, threads: int) -> None:
 class Worker:
   """A process that owns one implementation's runner."""
 
-  def __init__(self, impl: Implementation, threads: int):
+  def __init__(self, impl: Implementation, threads: int, clock: Clock = time.perf_counter):
     self.impl = impl
     context = multiprocessing.get_context("spawn")  # no forking of a process with threads
     self.conn, child = context.Pipe()
-    self.process = context.Process(target=_worker, args=(child, impl, threads), daemon=True)
+    self.process = context.Process(target=_worker, args=(child, impl, threads, clock),
+                                   daemon=True)
     self.process.start()
     self.failed: Optional[str] = None
 
@@ -200,7 +207,7 @@ def paired_ratio(numerator: Result, denominator: Result) -> float:
 
 def run_round_robin(impls: Sequence[Implementation], batch_sizes: Sequence[int], *, rounds: int,
                     block_s: float, warmup_s: float, threads: int, settle_s: float = 0.25,
-                    log=print) -> Dict[int, List[Result]]:
+                    log=print, clock: Clock = time.perf_counter) -> Dict[int, List[Result]]:
   """Times every implementation at every batch size, alternating between them.
 
   Per batch size: each worker builds and warms up its runner (``warmup_s`` seconds of steps after
@@ -209,8 +216,10 @@ def run_round_robin(impls: Sequence[Implementation], batch_sizes: Sequence[int],
   Before each block every worker sits idle for ``settle_s`` seconds, so threads that spin after
   their last task (OpenMP's, by default) have gone to sleep and do not take the cores from the
   next implementation. A worker that fails is reported and left out; the others go on.
+
+  Every time is read from ``clock`` in the workers (`time.perf_counter`; tests pass a fake one).
   """
-  workers = [Worker(impl, threads) for impl in impls]
+  workers = [Worker(impl, threads, clock) for impl in impls]
   results: Dict[int, List[Result]] = {}
   try:
     for batch_size in batch_sizes:
@@ -238,7 +247,8 @@ def run_round_robin(impls: Sequence[Implementation], batch_sizes: Sequence[int],
       for round_index in range(rounds):
         shift = round_index % max(1, len(live))
         for worker, result in live[shift:] + live[:shift]:
-          time.sleep(settle_s)
+          if settle_s:
+            time.sleep(settle_s)
           result.rounds.append(worker.call("time", steps[worker.impl.name]))
         log(f"  batch {batch_size} round {round_index + 1}/{rounds}: " + ", ".join(
             f"{r.name} {1e3 * statistics.median(r.rounds[-1]):.2f}" for _, r in live) + " ms")

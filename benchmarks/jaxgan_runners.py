@@ -2,7 +2,11 @@
 
 Each runner is built from a batch size and a plain config dict (picklable, so a worker process can
 receive it), owns its `GANState` and a fixed random real batch already on the device, and its
-``step()`` returns only when the new state is ready (``jax.block_until_ready``).
+``step()`` returns only when the new state is ready (``jax.block_until_ready``). The config says
+both what is computed (`gan.config.build_gan`) and how the step is laid out on this machine
+(`gan.config.resolve_schedule`: ``share_generator_forward``, ``concat_real_fake``,
+``d_chunk_size``, ``xla_cpu_options``), so a benchmark row that flips a speed setting is a config
+override.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from gan import train
+from gan import config as config_lib
+from gan import step as step_lib
 
 
 def make_config(config: dict) -> ml_collections.ConfigDict:
@@ -21,45 +26,53 @@ def make_config(config: dict) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(config))
 
 
+def build(config: dict) -> tuple[step_lib.GAN, step_lib.Schedule]:
+  """The objective and, for the default backend, the schedule that ``config`` describes."""
+  config = make_config(config)
+  return config_lib.build_gan(config), config_lib.resolve_schedule(config)
+
+
 def _fake_data(key, shape):
   return jax.random.uniform(key, shape, jnp.float32, -1.0, 1.0)
 
 
 class JaxganStep:
-  """``jit_train_step(gan)``: one iteration per dispatch, the state donated.
+  """``jit_train_step(gan, schedule)``: one iteration per dispatch, the state donated.
 
   Args:
     batch_size: examples per D update.
-    config: the model/loss/optimizer config as a dict (see `gan.train.build_gan`).
+    config: the model/loss/optimizer config as a dict, with any schedule fields (see `build`).
   """
   work = 1
 
   def __init__(self, batch_size: int, config: dict):
-    self.gan = train.build_gan(make_config(config))
-    self.state = train.create_state(self.gan, jax.random.key(0))
+    self.gan, self.schedule = build(config)
+    self.state = step_lib.create_state(self.gan, jax.random.key(0))
     self.batch = {"image": _fake_data(jax.random.key(1), (batch_size,) + self.gan.data_shape)}
     self.rng = jax.random.key(0)
-    self.train_step = train.jit_train_step(self.gan)
+    self.train_step = step_lib.jit_train_step(self.gan, self.schedule)
 
   def step(self):
     self.state, _ = self.train_step(self.state, self.batch, self.rng)
     jax.block_until_ready(self.state)
 
 
-def scan_train_steps(gan: train.GAN, state: train.GANState, images: jax.Array, rng: jax.Array):
-  """``images.shape[0]`` iterations of `train.train_step` in one `jax.lax.scan`.
+def scan_train_steps(gan: step_lib.GAN, state: step_lib.GANState, images: jax.Array,
+                     rng: jax.Array, schedule: step_lib.Schedule = step_lib.DEFAULT_SCHEDULE):
+  """``images.shape[0]`` iterations of `gan.step.train_step` in one `jax.lax.scan`.
 
   Args:
-    gan: the static half of the GAN.
+    gan: the objective.
     state: the starting state.
     images: ``[steps, batch, *data_shape]``, one real batch per iteration.
     rng: the run's base key (each iteration folds its step number in).
+    schedule: how each iteration is laid out (`gan.step.Schedule`).
 
   Returns:
     ``(final_state, metrics)`` with every metric stacked over the iterations.
   """
   def body(carry, batch_images):
-    return train.train_step(gan, carry, {"image": batch_images}, rng)
+    return step_lib.train_step(gan, carry, {"image": batch_images}, rng, schedule=schedule)
 
   return jax.lax.scan(body, state, images)
 
@@ -72,13 +85,13 @@ class JaxganScan:
 
   def __init__(self, batch_size: int, config: dict, steps_per_call: int = 100):
     self.work = steps_per_call
-    self.gan = train.build_gan(make_config(config))
-    self.state = train.create_state(self.gan, jax.random.key(0))
+    self.gan, self.schedule = build(config)
+    self.state = step_lib.create_state(self.gan, jax.random.key(0))
     self.images = _fake_data(jax.random.key(1),
                              (steps_per_call, batch_size) + self.gan.data_shape)
     self.rng = jax.random.key(0)
-    self.run = jax.jit(functools.partial(scan_train_steps, self.gan), donate_argnums=(0,),
-                       compiler_options=train.compiler_options(self.gan))
+    self.run = jax.jit(functools.partial(scan_train_steps, self.gan, schedule=self.schedule),
+                       donate_argnums=(0,), compiler_options=self.schedule.compiler_options())
 
   def step(self):
     self.state, _ = self.run(self.state, self.images, self.rng)
@@ -86,7 +99,7 @@ class JaxganScan:
 
 
 class JaxganVmap:
-  """``seeds`` independent GANs trained at once: `train.train_step` vmapped over a stacked state.
+  """``seeds`` independent GANs trained at once: `gan.step.train_step` vmapped over a stacked state.
 
   Every seed has its own initial parameters, real batch and base key. With ``steps_per_call > 1``
   each dispatch also scans over that many iterations. ``work`` counts seed-iterations.
@@ -94,19 +107,20 @@ class JaxganVmap:
 
   def __init__(self, batch_size: int, config: dict, seeds: int = 16, steps_per_call: int = 1):
     self.work = seeds * steps_per_call
-    self.gan = train.build_gan(make_config(config))
+    self.gan, self.schedule = build(config)
     keys = jax.random.split(jax.random.key(0), seeds)
-    self.state = jax.vmap(functools.partial(train.create_state, self.gan))(keys)
+    self.state = jax.vmap(functools.partial(step_lib.create_state, self.gan))(keys)
     self.rngs = jax.random.split(jax.random.key(1), seeds)
     if steps_per_call == 1:  # a plain step, no loop around it
       shape = (seeds, batch_size) + self.gan.data_shape
-      run_one = lambda state, images, rng: train.train_step(self.gan, state, {"image": images}, rng)
+      run_one = lambda state, images, rng: step_lib.train_step(
+          self.gan, state, {"image": images}, rng, schedule=self.schedule)
     else:
       shape = (seeds, steps_per_call, batch_size) + self.gan.data_shape
-      run_one = functools.partial(scan_train_steps, self.gan)
+      run_one = functools.partial(scan_train_steps, self.gan, schedule=self.schedule)
     self.images = _fake_data(jax.random.key(2), shape)
     self.run = jax.jit(jax.vmap(run_one), donate_argnums=(0,),
-                       compiler_options=train.compiler_options(self.gan))
+                       compiler_options=self.schedule.compiler_options())
 
   def step(self):
     self.state, _ = self.run(self.state, self.images, self.rngs)

@@ -219,7 +219,7 @@ class JaxConvolutions:
   Args:
     batch_size: examples per update.
     compiler_options: XLA options (``None``: XLA's defaults; the benchmark passes our step's).
-    d_chunk_size: as `gan.train.GAN.d_chunk_size`: D's passes on more examples than this run in
+    d_chunk_size: as `gan.step.Schedule.d_chunk_size`: D's passes on more examples than this run in
       pieces of this size (and one for the rest), as our step runs them; 0: whole batches.
     passes: the passes (default: `dcgan28_conv_passes`).
   """

@@ -6,9 +6,9 @@ The measurements behind two speed settings and behind the forms that were tried 
   gradient, input gradient; `benchmarks.kernels_alone`), under both kernel choices, and their sums
   over the iteration, including the faster choice for every pass;
 * per layer and batch size, ``lax.conv`` (forward, weight and input gradient of ``sum(y**2)``)
-  under XLA:CPU's default kernels (YNNPACK convolutions) and under the conv families'
-  `gan.train.DEFAULT_XLA_CPU_OPTIONS` (XLA's own kernels): what `xla_cpu_options` and
-  `d_chunk_size` rest on (the per-example cost by batch size);
+  under XLA:CPU's default kernels (YNNPACK convolutions) and under the conv families' CPU XLA
+  options (`gan.models.get('dcgan28').cpu_xla_options`: XLA's own kernels): what the schedule's
+  `xla_cpu_options` and `d_chunk_size` defaults rest on (the per-example cost by batch size);
 * the same layers as im2col + one matmul;
 * D's 5x5 stride-2 conv as a 3x3 conv on a space-to-depth input, and its weight gradient as 25
   per-tap matmuls / its input gradient as one stride-1 conv over four output phases.
@@ -30,14 +30,14 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks import kernels_alone
-from gan import train
+from gan import models
 
 _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["16", "32", "64", "128"], "Batch sizes.")
 _CALLS = flags.DEFINE_integer("calls", 50, "Timed calls per form.")
 
 DN = ("NHWC", "HWIO", "NHWC")
 LAYERS = kernels_alone.DCGAN28_CONVS  # name: (input shape, kernel shape, stride, padding)
-OURS = dict(train.DEFAULT_XLA_CPU_OPTIONS["dcgan28"])
+OURS = dict(models.get("dcgan28").cpu_xla_options)
 conv = kernels_alone.conv
 
 

@@ -2,7 +2,7 @@
 
 The models are layer for layer `gan.models.DCGAN28Generator` / `DCGAN28Discriminator` (the seed's
 Keras DCGAN), with the same parameter counts (asserted). One iteration is what
-`gan.train.train_step` does for ``n_critic = 1``:
+`gan.step.train_step` does for ``n_critic = 1``:
 
 1. draw z, run G once (training mode, BatchNorm batch statistics);
 2. one D update on ``real`` and ``fake.detach()``, in a single D call on both by default (D has no

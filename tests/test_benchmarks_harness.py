@@ -1,27 +1,30 @@
 """The benchmark harness: round-robin timing in worker processes, ratios, and the fastest row.
 
-The runners below sleep instead of computing, so their times are known: the harness must find the
-2 ms runner twice as fast as the 4 ms one, pick it as the fastest, and report a runner that fails
-to build without losing the others.
+The harness reads time from a clock it is given. Here that is a fake clock that only the runners
+move, each step by a known number of seconds, so every time, ratio, block size and log line the
+harness reports is exact. The steps take powers of two of a second, so no sum or quotient rounds.
 """
-
-import time
-
-import pytest
 
 from benchmarks import harness
 
+# Each worker process imports this module afresh, so each has its own fake clock.
+_now = [0.0]
 
-class SleepRunner:
-  """A runner whose step sleeps ``ms`` milliseconds (``work`` units per step)."""
 
-  def __init__(self, batch_size, ms, work=1):
+def fake_clock() -> float:
+  return _now[0]
+
+
+class TickRunner:
+  """A runner whose step advances the fake clock by ``seconds`` (``work`` units per step)."""
+
+  def __init__(self, batch_size, seconds, work=1):
     del batch_size
-    self.seconds = ms / 1e3
+    self.seconds = seconds
     self.work = work
 
   def step(self):
-    time.sleep(self.seconds)
+    _now[0] += self.seconds
 
 
 class BrokenRunner:
@@ -34,24 +37,44 @@ def _impl(name, factory, **kwargs):
   return harness.Implementation(name, f"{__name__}:{factory}", "jax", kwargs)
 
 
-def test_round_robin_ratios_fastest_and_failures():
-  impls = [_impl("fast", "SleepRunner", ms=2.0), _impl("slow", "SleepRunner", ms=4.0),
-           _impl("per-unit", "SleepRunner", ms=8.0, work=4), _impl("broken", "BrokenRunner")]
+def test_time_steps_gives_seconds_per_unit_of_work():
+  assert harness._time_steps(TickRunner(8, 2**-7, work=4), 3, clock=fake_clock) == [2**-9] * 3
+
+
+def test_round_robin_times_ratios_fastest_and_failures():
+  impls = [_impl("fast", "TickRunner", seconds=2**-9), _impl("slow", "TickRunner", seconds=2**-8),
+           _impl("per-unit", "TickRunner", seconds=2**-7, work=4),
+           _impl("broken", "BrokenRunner")]
   log = []
-  results = harness.run_round_robin(impls, [8], rounds=3, block_s=0.05, warmup_s=0.01,
-                                    threads=1, settle_s=0.01, log=log.append)
-  fast, slow, per_unit, broken = results[8]
-  assert [len(r.rounds) for r in (fast, slow, per_unit)] == [3, 3, 3]
-  assert broken.error == "RuntimeError: cannot build at batch 8"
-  assert not broken.rounds
-  assert any("broken left out" in line for line in log)
-  # Sleeps overshoot by a fraction of a millisecond, so the ratios are near, not at, 1/2.
-  assert fast.median_s == pytest.approx(2e-3, rel=0.5)
-  assert harness.paired_ratio(fast, slow) == pytest.approx(0.5, abs=0.15)
-  # 8 ms per call doing 4 units of work is 2 ms per unit.
-  assert per_unit.median_s == pytest.approx(2e-3, rel=0.3)
-  assert harness.fastest([slow, broken, per_unit]) is per_unit
-  assert harness.fastest([broken]) is None
+  results = harness.run_round_robin(impls, [8, 16], rounds=3, block_s=2**-5, warmup_s=2**-7,
+                                    threads=1, settle_s=0, log=log.append, clock=fake_clock)
+  for batch_size in (8, 16):
+    fast, slow, per_unit, broken = results[batch_size]
+    # A block is as many calls as fit in block_s: 2^-5 s / 2^-9 s = 16 calls, and so on; the
+    # per-unit runner's 2^-7 s calls do 4 units each, 2^-9 s per unit.
+    assert fast.rounds == [[2**-9] * 16] * 3
+    assert slow.rounds == [[2**-8] * 8] * 3
+    assert per_unit.rounds == [[2**-9] * 4] * 3
+    assert (fast.first_step_s, slow.first_step_s, per_unit.first_step_s) == (2**-9, 2**-8, 2**-7)
+    assert fast.median_s == per_unit.median_s == 2**-9
+    assert fast.quartiles_s() == (2**-9, 2**-9)
+    assert harness.paired_ratio(fast, slow) == 0.5
+    assert harness.paired_ratio(slow, per_unit) == 2.0
+    assert broken.error == "RuntimeError: cannot build at batch 8"  # left out at batch 16 too
+    assert not broken.rounds
+    assert harness.fastest([slow, broken, per_unit]) is per_unit
+    assert harness.fastest([fast, slow], name_prefix="slow") is slow
+    assert harness.fastest([broken]) is None
+  assert log == [
+      "  batch 8 fast: first call 0.0 s, warm 1.95 ms/step, 16 calls/block",
+      "  batch 8 slow: first call 0.0 s, warm 3.91 ms/step, 8 calls/block",
+      "  batch 8 per-unit: first call 0.0 s, warm 1.95 ms/step, 4 calls/block",
+      "  broken left out: RuntimeError: cannot build at batch 8",
+  ] + [f"  batch 8 round {i}/3: fast 1.95, slow 3.91, per-unit 1.95 ms" for i in (1, 2, 3)] + [
+      "  batch 16 fast: first call 0.0 s, warm 1.95 ms/step, 16 calls/block",
+      "  batch 16 slow: first call 0.0 s, warm 3.91 ms/step, 8 calls/block",
+      "  batch 16 per-unit: first call 0.0 s, warm 1.95 ms/step, 4 calls/block",
+  ] + [f"  batch 16 round {i}/3: fast 1.95, slow 3.91, per-unit 1.95 ms" for i in (1, 2, 3)]
 
 
 def test_paired_ratio_is_the_median_of_within_round_ratios():

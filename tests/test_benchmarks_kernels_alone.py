@@ -2,8 +2,8 @@
 
 The lists are written by hand from the algorithm (`benchmarks.kernels_alone`); here they are checked
 against the ``dot_general`` and ``conv_general_dilated`` operations in the jaxpr of
-`gan.train.train_step` for the very configs the benchmarks time, and the runners against plain
-calls.
+`gan.step.train_step` for the very configs the benchmarks time, under the schedule they run with
+(`benchmarks.jaxgan_runners.build`), and the runners against plain calls.
 """
 
 import collections
@@ -17,15 +17,15 @@ import pytest
 from benchmarks import configs
 from benchmarks import jaxgan_runners
 from benchmarks import kernels_alone
-from gan import train
+from gan import step
 
 
 def _step_operations(config: dict, batch: int, primitive: str) -> list:
   """Every ``primitive`` equation of the jaxpr of one train step, sub-jaxprs included."""
-  gan = train.build_gan(jaxgan_runners.make_config(config))
-  state = jax.eval_shape(functools.partial(train.create_state, gan), jax.random.key(0))
+  gan, schedule = jaxgan_runners.build(config)
+  state = jax.eval_shape(functools.partial(step.create_state, gan), jax.random.key(0))
   images = jax.ShapeDtypeStruct((batch,) + gan.data_shape, jnp.float32)
-  closed = jax.make_jaxpr(functools.partial(train.train_step, gan))(
+  closed = jax.make_jaxpr(functools.partial(step.train_step, gan, schedule=schedule))(
       state, {"image": images}, jax.random.key(0))
   found = []
 
@@ -72,6 +72,20 @@ def test_dcgan28_conv_passes_are_the_convolutions_of_the_step():
   convs = _step_operations(configs.DCGAN28_CONFIG, batch, "conv_general_dilated")
   found = collections.Counter(tuple(sorted(e.outvars[0].aval.shape)) for e in convs)
   assert sum(p.count for p in passes) == len(convs) == 20
+  assert found == expected
+
+
+def test_dcgan28_convolutions_in_pieces_are_those_of_the_step_under_its_schedule():
+  # D's passes in pieces of 6 and 5 (sizes no channel count or spatial size shares), as the
+  # schedule that `d_chunk_size=6` resolves to runs them; G's on the whole batch.
+  batch, chunk = 11, 6
+  convs = kernels_alone.JaxConvolutions(batch, d_chunk_size=chunk)
+  outs = jax.eval_shape(convs.run, convs.operands)
+  expected = collections.Counter(tuple(sorted(o.shape)) for o in outs)
+  step_convs = _step_operations(dict(configs.DCGAN28_CONFIG, d_chunk_size=chunk), batch,
+                                "conv_general_dilated")
+  found = collections.Counter(tuple(sorted(e.outvars[0].aval.shape)) for e in step_convs)
+  assert len(step_convs) == convs.count
   assert found == expected
 
 
