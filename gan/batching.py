@@ -43,21 +43,30 @@ def batched_apply(fn: Callable[..., Any], inputs: Any, batch_size: int,
       leading dimension is ``batch_size``.
     inputs: an array or a pytree of arrays (NumPy or JAX) sharing a leading dimension N.
     batch_size: rows per call; the last batch is padded with ``pad_value`` to this size.
-    pad_value: what the padding rows hold (choose a harmless input, e.g. a background image).
+    pad_value: what the padding rows hold, in each input's dtype (choose a harmless input, e.g.
+      a background image; ``fn`` does see it).
 
   Returns:
-    The outputs for the N rows, as NumPy arrays (the structure of ``fn``'s output); for N = 0,
-    None.
+    The outputs for the N rows, as NumPy arrays (the structure of ``fn``'s output). For N = 0,
+    arrays with no rows and the shapes and dtypes ``fn`` would give (found by tracing ``fn`` with
+    `jax.eval_shape`, not by running it).
 
   Raises:
-    ValueError: a non-positive ``batch_size``, or inputs with different leading dimensions.
+    ValueError: a non-positive ``batch_size``, no inputs, or inputs with different leading
+      dimensions.
+
+  References:
+    big_vision's ``utils.pad_shard_unpad`` (the same pad, run, unpad pattern, there across
+    devices).
   """
   if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
       batch_size < 1:
     raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
   count = _num_rows(inputs)
   if count == 0:
-    return None
+    padding = jax.tree.map(lambda x: _pad_rows(x, batch_size, pad_value), inputs)
+    shapes = jax.eval_shape(fn, padding)
+    return jax.tree.map(lambda s: np.zeros((0, *s.shape[1:]), s.dtype), shapes)
   pieces = []
   for i in range(math.ceil(count / batch_size)):
     batch = jax.tree.map(lambda x: x[i * batch_size:(i + 1) * batch_size], inputs)

@@ -1,14 +1,20 @@
-"""Orbax checkpoints of the `GANState`, with a checksum that orbax itself does not keep.
+"""Orbax checkpoints of pytrees, with a checksum that orbax itself does not keep.
 
-Each checkpoint step directory holds two items: ``state`` (the whole pytree, orbax's standard
-format) and ``meta`` (JSON: the step and a SHA-256 over every leaf's bytes, in tree order).
-Restoring recomputes the checksum and refuses a mismatch, so a flipped byte in an array file
-is caught instead of restored as silently wrong weights. When the newest checkpoint is damaged
-(flipped bytes, a truncated or deleted file, a deleted step directory) `restore_latest_good` says
-which step and what is wrong, and falls back to the newest good one.
+Every saved pytree here, a training run's `GANState` or the evaluation classifier's weights, is a
+directory of the same two orbax items: ``state`` (the whole pytree, orbax's standard format) and
+``meta`` (JSON: whatever the caller records, plus ``checksum``, the `tree_checksum` of the
+pytree). Restoring recomputes the checksum and refuses a mismatch, so a flipped byte in an array
+file is caught instead of restored as silently wrong weights.
 
-Orbax writes each step into a temporary directory and renames it when complete, so a run killed
-mid-write leaves the previous checkpoints intact and no half-written step is ever listed.
+* `Checkpointer`: the numbered steps of a training run (``<workdir>/checkpoints/<step>``), the
+  last few kept. When the newest step is damaged (flipped bytes, a truncated or deleted file, a
+  deleted step directory) `Checkpointer.restore_latest_good` says which step and what is wrong,
+  and falls back to the newest good one.
+* `save_tree` / `load_tree`: one pytree in one directory, replaced as a whole (a cache such as
+  `gan.classifier`'s weights).
+
+Both write into a temporary directory and rename it when complete, so a process killed mid-write
+leaves the previous checkpoint intact and never a half-written one under the real name.
 
 `load_run` is the one call that opens a trained run (its config, models and newest good state)
 for a notebook or a script: ``run = load_run("workdirs/dcgan_mnist"); x = run.sample(64)``.
@@ -20,7 +26,8 @@ import dataclasses
 import hashlib
 import os
 import shutil
-from typing import Any, Callable, Optional
+import uuid
+from typing import Any, Callable, Mapping, Optional
 
 import jax
 import ml_collections
@@ -53,6 +60,34 @@ def tree_checksum(tree: Any) -> str:
     digest.update(f"{value.dtype}{value.shape}".encode())
     digest.update(np.ascontiguousarray(value).tobytes())
   return digest.hexdigest()
+
+
+def _restore_verified(restore: Callable[[ocp.args.Composite], Any], like: Any,
+                      what: str) -> tuple[Any, dict]:
+  """``(state, meta)`` from ``restore(composite_args)``; `CheckpointError` unless it verifies.
+
+  Args:
+    restore: reads the ``state`` and ``meta`` items (an orbax restore call).
+    like: a pytree with the structure, shapes, dtypes (and shardings) to restore into.
+    what: names the checkpoint in error messages, e.g. ``"checkpoint step 7"``.
+  """
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+  try:
+    restored = restore(ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                          meta=ocp.args.JsonRestore()))
+  except Exception as e:  # pylint: disable=broad-except
+    # Orbax raises many types for a damaged checkpoint; any of them means "do not use it".
+    first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise CheckpointError(f"{what} cannot be read ({type(e).__name__}: "
+                          f"{first_line[:300]})") from e
+  meta = restored["meta"] or {}
+  expected = meta.get("checksum")
+  if expected is None:
+    raise CheckpointError(f"{what} has no checksum in its meta item")
+  if tree_checksum(restored["state"]) != expected:
+    raise CheckpointError(f"{what} fails its checksum: the saved arrays are not the ones that "
+                          f"were written (damaged file)")
+  return restored["state"], meta
 
 
 class Checkpointer:
@@ -89,23 +124,9 @@ class Checkpointer:
     if not os.path.isdir(os.path.join(self.directory, str(step))):
       raise CheckpointError(f"checkpoint step {step} is missing (no directory "
                             f"{os.path.join(self.directory, str(step))})")
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    try:
-      restored = self._manager.restore(int(step), args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
-    except Exception as e:  # pylint: disable=broad-except
-      first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
-      raise CheckpointError(f"checkpoint step {step} cannot be read ({type(e).__name__}: "
-                            f"{first_line[:300]})") from e
-    meta = restored["meta"] or {}
-    expected = meta.get("checksum")
-    if expected is None:
-      raise CheckpointError(f"checkpoint step {step} has no checksum in its meta item")
-    actual = tree_checksum(restored["state"])
-    if actual != expected:
-      raise CheckpointError(f"checkpoint step {step} fails its checksum: the saved arrays are "
-                            f"not the ones that were written (damaged file)")
-    return restored["state"]
+    state, _ = _restore_verified(
+        lambda args: self._manager.restore(int(step), args=args), like, f"checkpoint step {step}")
+    return state
 
   def restore_latest_good(self, like: Any) -> tuple[Optional[int], Any]:
     """The newest checkpoint that restores and verifies, as ``(step, state)``.
@@ -148,6 +169,114 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.close()
 
+
+# ----------------------------------------------------------------------------------------------
+# One pytree in one directory.
+
+
+def save_tree(directory: str, tree: Any, meta: Optional[Mapping[str, Any]] = None) -> dict:
+  """Saves ``tree`` and ``meta`` (plus the tree's checksum) to ``directory``, replacing it whole.
+
+  The directory holds the items of a `Checkpointer` step: ``state`` (orbax's standard format) and
+  ``meta`` (JSON). Everything is written under a temporary sibling name and renamed to
+  ``directory`` only when complete, so a reader sees the old tree, the new one, or (if the
+  process dies between the two renames) none, never a mix or a half-written one; the temporary
+  directory is removed whatever happens.
+
+  Args:
+    directory: where the tree lives; created (with its parents) or replaced.
+    tree: a pytree of arrays.
+    meta: JSON-serialisable fields recorded with it (e.g. how it was made).
+
+  Returns:
+    The meta written: ``meta`` plus ``checksum`` (`tree_checksum` of ``tree``).
+
+  Raises:
+    CheckpointError: the tree could not be written (the previous one is intact).
+  """
+  directory = os.path.abspath(os.fspath(directory))
+  parent, name = os.path.split(directory)
+  meta = {**(meta or {}), "checksum": tree_checksum(tree)}
+  os.makedirs(parent, exist_ok=True)
+  scratch = os.path.join(parent, f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+  try:
+    os.makedirs(scratch)
+    written = os.path.join(scratch, "new")
+    try:
+      with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+        checkpointer.save(written, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                           meta=ocp.args.JsonSave(meta)))
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(f"Could not write {directory}: {e}. What was there before is "
+                            "untouched; free disk space or fix permissions.") from e
+    _swap_into_place(written, directory, os.path.join(scratch, "old"))
+  finally:
+    shutil.rmtree(scratch, ignore_errors=True)
+  return meta
+
+
+def _swap_into_place(written: str, directory: str, aside: str) -> None:
+  if os.path.lexists(directory):
+    os.rename(directory, aside)
+  os.rename(written, directory)
+
+
+def _existing_tree_directory(directory: str) -> str:
+  directory = os.path.abspath(os.fspath(directory))
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(f"No saved tree in {directory} (no such directory).")
+  return directory
+
+
+def load_tree_meta(directory: str, what: Optional[str] = None) -> dict:
+  """The ``meta`` saved by `save_tree` (without reading or verifying the arrays).
+
+  Args:
+    directory: what `save_tree` wrote.
+    what: names it in error messages; default: the directory.
+
+  Raises:
+    FileNotFoundError: ``directory`` does not exist.
+    CheckpointError: it holds no readable ``meta`` item.
+  """
+  directory = _existing_tree_directory(directory)
+  try:
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+      meta = checkpointer.restore(directory, args=ocp.args.Composite(
+          meta=ocp.args.JsonRestore()))["meta"]
+  except Exception as e:  # pylint: disable=broad-except
+    first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise CheckpointError(f"{what or directory} has no readable meta item "
+                          f"({type(e).__name__}: {first_line[:300]})") from e
+  if not isinstance(meta, dict):
+    raise CheckpointError(f"{what or directory} has a meta item that is not a JSON object")
+  return meta
+
+
+def load_tree(directory: str, like: Any, what: Optional[str] = None) -> tuple[Any, dict]:
+  """Restores a tree saved by `save_tree` and verifies it against its checksum.
+
+  Args:
+    directory: what `save_tree` wrote.
+    like: a pytree (or `jax.ShapeDtypeStruct` tree, e.g. from `jax.eval_shape`) with the
+      structure, shapes and dtypes to restore into.
+    what: names it in error messages; default: the directory.
+
+  Returns:
+    ``(tree, meta)``.
+
+  Raises:
+    FileNotFoundError: ``directory`` does not exist.
+    CheckpointError: it cannot be read, has no checksum, or its arrays fail the checksum; the
+      message says which.
+  """
+  directory = _existing_tree_directory(directory)
+
+  def restore(args):
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+      return checkpointer.restore(directory, args=args)
+
+  return _restore_verified(restore, like, what or directory)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,19 +12,22 @@ small CNN (`MnistClassifier`, ``mnist_cnn_v1``) on the 4,000 training digits of 
   "MNIST score" and for mode counting (`gan.metrics.stacked_mnist_modes` takes `Classifier.predict`
   of each channel).
 
-The trained weights are cached (orbax) in a versioned directory::
+The trained weights are cached in a versioned directory, saved like a training checkpoint
+(`gan.checkpointing.save_tree`)::
 
   <cache_dir>/mnist_classifier/v<CLASSIFIER_VERSION>/
-    params/          the Flax variables, saved with `orbax.checkpoint.StandardCheckpointer`
-    classifier.json  the recipe (architecture, seed, steps, ...), the held-out accuracy and a
-                     sha256 of the variables, checked on every load
+    state/   the Flax variables (orbax)
+    meta/    JSON: the recipe (architecture, seed, steps, ...), the held-out accuracy and the
+             `gan.checkpointing.tree_checksum` of the variables, checked on every load
 
 `load_or_train_classifier` loads that directory when it is valid and was made by the requested
 recipe, and otherwise trains (1-2 minutes on two CPU cores) and saves a new one. The new
 directory is written under a temporary name and renamed into place, so an interrupted run
 never leaves a half-written classifier behind. Bumping `CLASSIFIER_VERSION` (whenever the
 architecture, the data or the training changes what the features mean) makes every old file
-stale: FIDs from different versions are not comparable.
+stale: FIDs from different versions are not comparable. A change of file layout alone does not
+bump it: a directory in the first layout (``params/`` and ``classifier.json``, whose
+``params_sha256`` is the same checksum) is verified and rewritten in place, weights untouched.
 """
 
 from __future__ import annotations
@@ -33,9 +36,7 @@ import dataclasses
 import functools
 import json
 import os
-import shutil
 import time
-import uuid
 from typing import Any, Callable, Mapping, Optional
 
 import flax.linen as nn
@@ -45,6 +46,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from gan import batching
 from gan import checkpointing
 from gan import data
 
@@ -69,8 +71,9 @@ MAX_SHIFT = 2
 EVAL_BATCH_SIZE = 500
 
 _DATASET = "mnist5k"
-_METADATA_FILE = "classifier.json"
-_PARAMS_DIR = "params"
+# The first file layout (until the classifier was saved with gan.checkpointing.save_tree).
+_LEGACY_METADATA_FILE = "classifier.json"
+_LEGACY_PARAMS_DIR = "params"
 _BACKGROUND = -1.0  # Black in the [-1, 1] range of `gan.data`.
 
 
@@ -147,9 +150,9 @@ def batched_outputs(variables: Mapping[str, Any], images: Any,
                     batch_size: int = EVAL_BATCH_SIZE) -> dict[str, np.ndarray]:
   """`classifier_outputs` of any number of images, in jitted batches of a fixed size.
 
-  The last batch is padded with background images to ``batch_size`` (so one compiled program
-  serves every N) and the padding's outputs are dropped; examples never interact, so the result
-  does not depend on ``batch_size``.
+  `gan.batching.batched_apply`: the last batch is padded with background images to
+  ``batch_size`` (so one compiled program serves every N) and the padding's outputs are dropped;
+  examples never interact, so the result does not depend on ``batch_size``.
 
   Args:
     variables: the Flax variables of `MnistClassifier`.
@@ -158,26 +161,16 @@ def batched_outputs(variables: Mapping[str, Any], images: Any,
 
   Returns:
     The dict of `classifier_outputs` as NumPy arrays with leading dimension N.
+
+  Raises:
+    ValueError: images of the wrong shape or dtype (the message says how to fix them), or a
+      non-positive ``batch_size``.
   """
   _check_images(images)
-  if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
-      batch_size < 1:
-    raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
   xp = jnp if isinstance(images, jax.Array) else np
-  count = images.shape[0]
-  pieces = []
-  for start in range(0, count, batch_size):
-    chunk = images[start:start + batch_size].astype(xp.float32)
-    if chunk.shape[0] < batch_size:
-      padding = ((0, batch_size - chunk.shape[0]), (0, 0), (0, 0), (0, 0))
-      chunk = xp.pad(chunk, padding, constant_values=_BACKGROUND)
-    pieces.append(_jit_outputs(variables, chunk))
-  if not pieces:
-    return {"logits": np.zeros((0, NUM_CLASSES), np.float32),
-            "features": np.zeros((0, FEATURE_DIM), np.float32),
-            "probabilities": np.zeros((0, NUM_CLASSES), np.float32)}
-  pieces = jax.device_get(pieces)
-  return {key: np.concatenate([piece[key] for piece in pieces])[:count] for key in pieces[0]}
+  return batching.batched_apply(lambda batch: _jit_outputs(variables, batch),
+                                xp.asarray(images, xp.float32), batch_size,
+                                pad_value=_BACKGROUND)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,11 +336,6 @@ def classifier_dir(cache_dir: Optional[str] = None) -> str:
   return os.path.join(os.path.abspath(cache_dir), "mnist_classifier", f"v{CLASSIFIER_VERSION}")
 
 
-def variables_sha256(variables: Mapping[str, Any]) -> str:
-  """sha256 over every leaf's path, dtype, shape and bytes, in tree order (as checkpoints use)."""
-  return checkpointing.tree_checksum(variables)
-
-
 def _recipe(seed: int, num_steps: int, batch_size: int) -> dict[str, Any]:
   """The metadata fields that must match for a saved classifier to be reused."""
   return {"version": CLASSIFIER_VERSION, "architecture": ARCHITECTURE, "dataset": _DATASET,
@@ -368,7 +356,8 @@ def load_classifier(directory: str, expected_recipe: Optional[Mapping[str, Any]]
   """Loads a saved classifier and verifies it.
 
   Args:
-    directory: a directory written by `save_classifier`.
+    directory: a directory written by `save_classifier` (or in the first layout, which is
+      converted in place).
     expected_recipe: if given, these metadata fields must match.
 
   Returns:
@@ -385,66 +374,83 @@ def load_classifier(directory: str, expected_recipe: Optional[Mapping[str, Any]]
     raise ValueError(str(e)) from e.__cause__
 
 
-def _load_classifier(directory: str, expected_recipe: Optional[Mapping[str, Any]]) -> Classifier:
-  metadata_path = os.path.join(directory, _METADATA_FILE)
-  if not os.path.exists(metadata_path):
-    raise FileNotFoundError(f"No saved classifier in {directory} (no {_METADATA_FILE}).")
-  try:
-    with open(metadata_path, encoding="utf-8") as f:
-      metadata = json.load(f)
-    if not isinstance(metadata, dict):
-      raise ValueError("not a JSON object")
-  except (OSError, ValueError) as e:
-    raise _InvalidClassifier(f"its {_METADATA_FILE} is unreadable ({e})") from e
+def _check_recipe(metadata: Mapping[str, Any], expected_recipe: Optional[Mapping[str, Any]]):
   for key, value in (expected_recipe or {}).items():
     if metadata.get(key) != value:
       raise _InvalidClassifier(f"it was made with {key}={metadata.get(key)!r}, but "
                                f"{key}={value!r} is required")
+
+
+def _load_classifier(directory: str, expected_recipe: Optional[Mapping[str, Any]],
+                     log: Callable[[str], None] = lambda message: None) -> Classifier:
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(f"No saved classifier in {directory}.")
+  if _has_legacy_layout(directory):
+    return _convert_legacy_layout(directory, expected_recipe, log)
+  try:
+    _check_recipe(checkpointing.load_tree_meta(directory, what="it"), expected_recipe)
+    variables, metadata = checkpointing.load_tree(directory, _abstract_variables(), what="it")
+  except checkpointing.CheckpointError as e:
+    raise _InvalidClassifier(str(e)) from e
+  return Classifier(variables=variables, accuracy=float(metadata["held_out_accuracy"]),
+                    metadata=metadata)
+
+
+def _has_legacy_layout(directory: str) -> bool:
+  return (os.path.exists(os.path.join(directory, _LEGACY_METADATA_FILE)) and
+          not os.path.exists(os.path.join(directory, "meta")))
+
+
+def _convert_legacy_layout(directory: str, expected_recipe: Optional[Mapping[str, Any]],
+                           log: Callable[[str], None]) -> Classifier:
+  """Verifies a classifier in the first layout, rewrites it with `save_classifier`, returns it.
+
+  That layout held ``params/`` (`orbax.checkpoint.StandardCheckpointer`) and ``classifier.json``
+  (the same metadata, the checksum named ``params_sha256``). Nothing is converted unless the
+  recipe matches and the weights pass their checksum; if the rewrite fails (e.g. a read-only
+  cache), the verified weights are still used.
+  """
+  try:
+    with open(os.path.join(directory, _LEGACY_METADATA_FILE), encoding="utf-8") as f:
+      metadata = json.load(f)
+    if not isinstance(metadata, dict):
+      raise ValueError("not a JSON object")
+  except (OSError, ValueError) as e:
+    raise _InvalidClassifier(f"its {_LEGACY_METADATA_FILE} is unreadable ({e})") from e
+  _check_recipe(metadata, expected_recipe)
   try:
     with ocp.StandardCheckpointer() as checkpointer:
-      variables = checkpointer.restore(os.path.join(directory, _PARAMS_DIR),
+      variables = checkpointer.restore(os.path.join(directory, _LEGACY_PARAMS_DIR),
                                        _abstract_variables())
   except Exception as e:  # pylint: disable=broad-except
     # Orbax raises many types for a damaged checkpoint; any of them means "do not use it".
     raise _InvalidClassifier(
         f"its weights could not be restored ({type(e).__name__}: {str(e)[:300]})") from e
-  checksum = variables_sha256(variables)
-  if checksum != metadata.get("params_sha256"):
-    raise _InvalidClassifier(f"the sha256 of its weights ({checksum[:12]}...) does not match "
-                             f"{_METADATA_FILE} ({str(metadata.get('params_sha256'))[:12]}...); "
-                             "the file is corrupted")
+  checksum = checkpointing.tree_checksum(variables)
+  if checksum != metadata.pop("params_sha256", None):
+    raise _InvalidClassifier(f"its weights fail the checksum in {_LEGACY_METADATA_FILE}; the "
+                             "file is corrupted")
+  try:
+    save_classifier(directory, variables, metadata)
+  except checkpointing.CheckpointError as e:
+    log(f"Using the MNIST classifier in {directory} as it is; rewriting it in the current file "
+        f"layout failed: {e}")
+  else:
+    log(f"Verified the MNIST classifier in {directory} and rewrote it in the current file "
+        "layout (same weights).")
+  metadata["checksum"] = checksum
   return Classifier(variables=variables, accuracy=float(metadata["held_out_accuracy"]),
                     metadata=metadata)
 
 
 def save_classifier(directory: str, variables: Mapping[str, Any],
                     metadata: Mapping[str, Any]) -> None:
-  """Saves variables and metadata (plus their sha256) to ``directory``, replacing it atomically.
+  """Saves variables and metadata (plus their checksum) to ``directory``, replacing it atomically.
 
-  Everything is written to a temporary sibling directory first and renamed to ``directory``
-  only when complete, so readers see either the old classifier, no classifier, or the new one.
+  `gan.checkpointing.save_tree`: readers see the old classifier, no classifier, or the new one,
+  never a half-written one.
   """
-  directory = os.path.abspath(directory)
-  parent = os.path.dirname(directory)
-  os.makedirs(parent, exist_ok=True)
-  name = os.path.basename(directory)
-  unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-  temporary = os.path.join(parent, f".{name}.tmp-{unique}")
-  stale = os.path.join(parent, f".{name}.old-{unique}")
-  try:
-    os.makedirs(temporary)
-    with ocp.StandardCheckpointer() as checkpointer:
-      checkpointer.save(os.path.join(temporary, _PARAMS_DIR), variables)
-    metadata = {**metadata, "params_sha256": variables_sha256(variables)}
-    with open(os.path.join(temporary, _METADATA_FILE), "w", encoding="utf-8") as f:
-      json.dump(metadata, f, indent=2, sort_keys=True)
-      f.write("\n")
-    if os.path.exists(directory):
-      os.rename(directory, stale)
-    os.rename(temporary, directory)
-  finally:
-    shutil.rmtree(temporary, ignore_errors=True)
-    shutil.rmtree(stale, ignore_errors=True)
+  checkpointing.save_tree(directory, variables, metadata)
 
 
 def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional[str] = None,
@@ -455,7 +461,7 @@ def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional
   """The evaluation classifier: loaded from the cache if valid, else trained and saved there.
 
   A saved classifier is used only if its version, architecture and training recipe (seed,
-  steps, batch size) match the request and the sha256 of its weights matches its metadata.
+  steps, batch size) match the request and the checksum of its weights matches its metadata.
   Otherwise (missing, stale, corrupted) a new one is trained with `train_classifier` (1-2
   minutes on two CPU cores), saved atomically with `save_classifier`, and returned; ``log`` says
   which case happened and why.
@@ -481,7 +487,7 @@ def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional
     log(f"Retraining the MNIST classifier in {directory} (force_retrain=True).")
   else:
     try:
-      classifier = _load_classifier(directory, recipe)
+      classifier = _load_classifier(directory, recipe, log)
     except FileNotFoundError:
       log(f"No MNIST evaluation classifier in {directory}; training one on {_DATASET} "
           "(1-2 minutes on two CPU cores).")

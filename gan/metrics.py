@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
+from gan import batching
+
 ArrayLike = Union[np.ndarray, jax.Array]
 
 # A sample is "high quality" when it lies within this many standard deviations of its nearest mode.
@@ -227,8 +229,11 @@ def kernel_inception_distance(features1: ArrayLike, features2: ArrayLike, num_su
 def inception_score(probs: ArrayLike, num_splits: int = 10) -> Tuple[float, float]:
   """Inception Score ``exp(E_x KL(p(y|x) || p(y)))`` over splits, in float64.
 
-  As in the reference code, the N samples are cut into `num_splits` consecutive splits of
-  ``N // num_splits`` rows (the remainder is dropped); each split uses its own marginal ``p(y)``.
+  As in the original code (Salimans et al.'s ``improved-gan``), the N samples are cut into
+  `num_splits` consecutive splits, split i holding rows ``i N // num_splits`` up to
+  ``(i + 1) N // num_splits``: every sample is used, and when `num_splits` does not divide N
+  the splits differ in size by one. Each split uses its own marginal ``p(y)``, the mean of its
+  rows' ``p(y|x)``, and scores ``exp(mean over its rows of KL(p(y|x) || p(y)))``.
 
   Args:
     probs: ``[N, C]`` class probabilities ``p(y|x)`` (softmax outputs, rows summing to 1).
@@ -251,10 +256,10 @@ def inception_score(probs: ArrayLike, num_splits: int = 10) -> Tuple[float, floa
   if np.any(probs < 0) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
     raise ValueError("probs rows must be probabilities (non-negative, summing to 1); these look "
                      "like logits: apply a softmax first.")
-  split_size = probs.shape[0] // num_splits
+  num = probs.shape[0]
   scores = []
   for i in range(num_splits):
-    part = probs[i * split_size:(i + 1) * split_size]
+    part = probs[i * num // num_splits:(i + 1) * num // num_splits]
     marginal = part.mean(axis=0, keepdims=True)
     # rel_entr(p, q) = p log(p / q), and 0 where p == 0: one-hot predictions are fine.
     mean_kl = scipy.special.rel_entr(part, marginal).sum(axis=1).mean()
@@ -277,15 +282,14 @@ def _squared_distances(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames="k")
-def _kth_neighbour_block(rows: jax.Array, row_offset: jax.Array, points: jax.Array,
+def _kth_neighbour_block(rows: jax.Array, row_ids: jax.Array, points: jax.Array,
                          k: int) -> jax.Array:
-  """Squared distance from `rows` (= points[row_offset:]) to their k-th neighbour, self excluded."""
+  """Squared distance from `rows` (= points[row_ids]) to their k-th neighbour, self excluded."""
   dists = _squared_distances(rows, points)
   columns = jnp.arange(points.shape[0])[None, :]
-  row_ids = row_offset + jnp.arange(rows.shape[0])[:, None]
   # Exclude self by index, not by value, so duplicates still count as neighbours (as np.partition
   # over the full row does in the reference code).
-  dists = jnp.where(columns == row_ids, jnp.inf, dists)
+  dists = jnp.where(columns == row_ids[:, None], jnp.inf, dists)
 
   # k - 1 rounds of "remove one copy of the row minimum": exact, multiplicity-aware, and much
   # faster than lax.top_k on CPU.
@@ -296,57 +300,48 @@ def _kth_neighbour_block(rows: jax.Array, row_offset: jax.Array, points: jax.Arr
   return jnp.min(dists, axis=1)
 
 
-@jax.jit
-def _precision_recall_block(rows: jax.Array, row_radii: jax.Array, points: jax.Array,
-                            point_radii: jax.Array) -> Tuple[jax.Array, jax.Array]:
-  """For a block of fakes vs all reals (radii squared; padded rows carry radius -inf).
-
-  Returns whether each row lies in some point's ball, and whether each point lies in some row's
-  ball (to be OR-ed over blocks).
-  """
-  dists = _squared_distances(rows, points)
-  return (jnp.any(dists <= point_radii[None, :], axis=1),
-          jnp.any(dists <= row_radii[:, None], axis=0))
+@functools.partial(jax.jit, static_argnames="inclusive")
+def _ball_count_block(rows: jax.Array, centres: jax.Array, sq_radii: jax.Array,
+                      inclusive: bool) -> jax.Array:
+  """How many of the balls (``centres``, squared radii) hold each row: ``d <= r`` or ``d < r``."""
+  dists = _squared_distances(rows, centres)
+  inside = dists <= sq_radii[None, :] if inclusive else dists < sq_radii[None, :]
+  return jnp.sum(inside, axis=1)
 
 
 @jax.jit
-def _density_coverage_block(rows: jax.Array, row_valid: jax.Array, points: jax.Array,
-                            point_radii: jax.Array) -> Tuple[jax.Array, jax.Array]:
-  """For a block of fakes vs all reals (radii squared).
-
-  Returns how many points' balls hold each row (strictly), and each point's squared distance to
-  its nearest valid row (to be min-ed over blocks).
-  """
-  dists = _squared_distances(rows, points)
-  return (jnp.sum(dists < point_radii[None, :], axis=1),
-          jnp.min(jnp.where(row_valid[:, None], dists, jnp.inf), axis=0))
+def _nearest_sq_distance_block(rows: jax.Array, points: jax.Array) -> jax.Array:
+  return jnp.min(_squared_distances(rows, points), axis=1)
 
 
-def _padded_blocks(x: np.ndarray, block_size: int):
-  """Yields (num_valid, block) over the rows of host array `x`, every block padded to one shape.
-
-  One shape means one compile of the jitted block function; the padding and bookkeeping stay in
-  NumPy so no per-shape op-by-op compiles happen outside it.
-  """
-  n = x.shape[0]
-  size = min(block_size, n)
-  for start in range(0, n, size):
-    block = x[start:start + size]
-    num_valid = block.shape[0]
-    if num_valid < size:
-      block = np.pad(block, ((0, size - num_valid), (0, 0)))
-    yield num_valid, block
+# Each function below is one pass over the rows of a host array, in jitted blocks of one shape
+# (one compile) via `batching.batched_apply`; the other set stays on the device whole. Every
+# result is per row, so the padding's rows are simply dropped.
 
 
 def _kth_neighbour_sq_radii(points: np.ndarray, k: int, block_size: int) -> np.ndarray:
   """Squared distance from every row of `points` to its k-th nearest other row."""
-  points_on_device = jnp.asarray(points)
-  radii, start = [], 0
-  for num_valid, block in _padded_blocks(points, block_size):
-    radii.append(np.asarray(
-        _kth_neighbour_block(block, np.int32(start), points_on_device, k))[:num_valid])
-    start += num_valid
-  return np.concatenate(radii)
+  on_device = jnp.asarray(points)
+  row_ids = np.arange(points.shape[0], dtype=np.int32)
+  return batching.batched_apply(
+      lambda block: _kth_neighbour_block(block[0], block[1], on_device, k), (points, row_ids),
+      min(block_size, points.shape[0]))
+
+
+def _ball_counts(rows: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray, inclusive: bool,
+                 block_size: int) -> np.ndarray:
+  """For every row, how many of the balls around `centres` (squared radii) hold it."""
+  centres, sq_radii = jnp.asarray(centres), jnp.asarray(sq_radii)
+  return batching.batched_apply(
+      lambda block: _ball_count_block(block, centres, sq_radii, inclusive), rows,
+      min(block_size, rows.shape[0]))
+
+
+def _nearest_sq_distances(rows: np.ndarray, points: np.ndarray, block_size: int) -> np.ndarray:
+  """For every row, the squared distance to its nearest row of `points`."""
+  points = jnp.asarray(points)
+  return batching.batched_apply(lambda block: _nearest_sq_distance_block(block, points), rows,
+                                min(block_size, rows.shape[0]))
 
 
 def _centred_feature_sets(real_features: ArrayLike, fake_features: ArrayLike, k: int,
@@ -378,7 +373,8 @@ def precision_recall(real_features: ArrayLike, fake_features: ArrayLike, k: int 
   real ball, recall the fraction of reals inside at least one fake ball. Membership is
   ``distance <= radius``, as in the official code. Distances are computed in float32 in
   ``block_size``-row blocks, so memory is O(block_size * N) and a 10k x 10k evaluation takes
-  seconds (three N x N distance passes).
+  seconds (four N x N distance passes: the two sets' radii, then each set against the other's
+  balls).
 
   Args:
     real_features: ``[N_real, D]`` features of real data.
@@ -399,19 +395,9 @@ def precision_recall(real_features: ArrayLike, fake_features: ArrayLike, k: int 
                                      min_rows=min(real.shape[0], fake.shape[0]))
   real_radii = _kth_neighbour_sq_radii(real, k, block_size)
   fake_radii = _kth_neighbour_sq_radii(fake, k, block_size)
-  # Padded fake rows get radius -inf: their balls hold nothing.
-  fake_radii = np.pad(fake_radii, (0, block_size), constant_values=-np.inf)
-  real_on_device, real_radii = jnp.asarray(real), jnp.asarray(real_radii)
-  fake_in_real = []
-  real_in_fake = np.zeros((real.shape[0],), bool)
-  start = 0
-  for num_valid, block in _padded_blocks(fake, block_size):
-    in_real, in_fake = _precision_recall_block(
-        block, fake_radii[start:start + block.shape[0]], real_on_device, real_radii)
-    fake_in_real.append(np.asarray(in_real)[:num_valid])
-    real_in_fake |= np.asarray(in_fake)
-    start += num_valid
-  return float(np.mean(np.concatenate(fake_in_real))), float(np.mean(real_in_fake))
+  fake_in_real = _ball_counts(fake, real, real_radii, inclusive=True, block_size=block_size) > 0
+  real_in_fake = _ball_counts(real, fake, fake_radii, inclusive=True, block_size=block_size) > 0
+  return float(np.mean(fake_in_real)), float(np.mean(real_in_fake))
 
 
 def density_coverage(real_features: ArrayLike, fake_features: ArrayLike, k: int = 5,
@@ -443,16 +429,9 @@ def density_coverage(real_features: ArrayLike, fake_features: ArrayLike, k: int 
   real = np.asarray(real_features)
   real, fake = _centred_feature_sets(real, fake_features, k, block_size, min_rows=real.shape[0])
   real_radii = _kth_neighbour_sq_radii(real, k, block_size)
-  real_on_device, real_radii_on_device = jnp.asarray(real), jnp.asarray(real_radii)
-  ball_counts = []
-  real_nearest_fake = np.full((real.shape[0],), np.inf, np.float32)
-  for num_valid, block in _padded_blocks(fake, block_size):
-    valid = np.arange(block.shape[0]) < num_valid
-    count, nearest = _density_coverage_block(block, valid, real_on_device, real_radii_on_device)
-    ball_counts.append(np.asarray(count)[:num_valid])
-    real_nearest_fake = np.minimum(real_nearest_fake, np.asarray(nearest))
-  density = np.mean(np.concatenate(ball_counts)) / k
-  coverage = np.mean(real_nearest_fake < real_radii)
+  density = np.mean(_ball_counts(fake, real, real_radii, inclusive=False,
+                                 block_size=block_size)) / k
+  coverage = np.mean(_nearest_sq_distances(real, fake, block_size) < real_radii)
   return float(density), float(coverage)
 
 
@@ -569,11 +548,21 @@ def nearest_neighbours(queries: ArrayLike, references: ArrayLike, chunk: int = 1
     chunk: queries per jitted block (the last block is padded to the same size).
 
   Returns:
-    ``distances [N]`` (float32) and ``indices [N]`` into ``references``.
+    ``distances [N]`` (float32) and ``indices [N]`` (int32) into ``references``.
+
+  Raises:
+    ValueError: no references, a different size per example, or a non-positive ``chunk``.
   """
-  from gan import batching  # pylint: disable=g-import-not-at-top
-  queries = np.asarray(queries, np.float32).reshape(np.shape(queries)[0], -1)
-  references = jnp.asarray(references, jnp.float32).reshape(np.shape(references)[0], -1)
+  queries, references = np.asarray(queries, np.float32), np.asarray(references, np.float32)
+  queries = queries.reshape(queries.shape[0], int(np.prod(queries.shape[1:])))
+  references = references.reshape(references.shape[0], int(np.prod(references.shape[1:])))
+  if queries.shape[1] != references.shape[1] or references.shape[0] == 0:
+    raise ValueError("nearest_neighbours needs references [M >= 1, ...] with the queries' size per "
+                     f"example; got {queries.shape[1]} values per query and references of shape "
+                     f"{references.shape}.")
+  if chunk < 1:
+    raise ValueError(f"chunk must be a positive number of queries; got {chunk}.")
+  references = jnp.asarray(references)
   reference_norms = jnp.sum(references * references, axis=-1)
 
   @jax.jit

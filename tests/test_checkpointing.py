@@ -1,5 +1,10 @@
-"""Tests for gan/checkpointing.py: every kind of damage is caught, reported and stepped around."""
+"""Tests for gan/checkpointing.py: every kind of damage is caught, reported and stepped around.
 
+Training checkpoints (`Checkpointer`) and single saved trees (`save_tree` / `load_tree`, the
+classifier's cache) share the layout, the checksum and its verification.
+"""
+
+import hashlib
 import os
 import shutil
 
@@ -89,7 +94,8 @@ def test_damaged_latest_checkpoint_falls_back_to_the_newest_good_one(saved, dama
 def test_no_good_checkpoint_stops_with_a_clear_message(saved):
   _swap_in_other_arrays(saved)
   shutil.rmtree(os.path.join(saved, "1", "state"))
-  with pytest.raises(checkpointing.CheckpointError, match="None of the checkpoints in .* is usable"):
+  with pytest.raises(checkpointing.CheckpointError,
+                     match="None of the checkpoints in .* is usable"):
     checkpointing.Checkpointer(saved, log=lambda m: None).restore_latest_good(make_state(0.0))
 
 
@@ -112,3 +118,131 @@ def test_failed_write_leaves_earlier_checkpoints_intact(saved, monkeypatch):
   step, state = checkpointing.Checkpointer(saved).restore_latest_good(make_state(0.0))
   assert step == 2
   jax.tree.map(np.testing.assert_array_equal, state, make_state(2.0))
+
+
+def test_tree_checksum_is_sha256_of_path_dtype_shape_and_bytes():
+  """Pinned by hand: every checksum already on disk depends on this exact recipe."""
+  tree = {"b": np.array([1.5, -2.0], np.float32), "a": np.arange(6, dtype=np.int32).reshape(2, 3)}
+  digest = hashlib.sha256()
+  for key in ("a", "b"):  # Tree order: sorted dict keys.
+    value = tree[key]
+    digest.update(f"['{key}']".encode())
+    digest.update(f"{value.dtype}{value.shape}".encode())
+    digest.update(value.tobytes())
+  assert checkpointing.tree_checksum(tree) == digest.hexdigest()
+  # A jax array with the same values has the same checksum; another dtype does not.
+  assert checkpointing.tree_checksum(jax.tree.map(jnp.asarray, tree)) == digest.hexdigest()
+  assert checkpointing.tree_checksum({**tree, "a": tree["a"].astype(np.int64)}) != \
+      digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# save_tree / load_tree.
+
+
+@pytest.fixture
+def saved_tree(tmp_path):
+  directory = str(tmp_path / "cache" / "tree")
+  meta = checkpointing.save_tree(directory, make_state(1.0), {"recipe": "one", "seed": 3})
+  return directory, meta
+
+
+def test_save_tree_round_trip_with_meta(saved_tree):
+  directory, written = saved_tree
+  assert written == {"recipe": "one", "seed": 3,
+                     "checksum": checkpointing.tree_checksum(make_state(1.0))}
+  # The layout of a Checkpointer step: the same two items.
+  assert {"state", "meta"} <= set(os.listdir(directory))
+  assert checkpointing.load_tree_meta(directory) == written
+  tree, meta = checkpointing.load_tree(directory, make_state(0.0))
+  assert meta == written
+  jax.tree.map(np.testing.assert_array_equal, tree, make_state(1.0))
+  # An abstract tree (e.g. from jax.eval_shape) works as `like` too.
+  tree, _ = checkpointing.load_tree(directory, jax.eval_shape(lambda: make_state(0.0)))
+  jax.tree.map(np.testing.assert_array_equal, tree, make_state(1.0))
+
+
+def test_save_tree_replaces_and_leaves_no_debris(saved_tree):
+  directory, _ = saved_tree
+  checkpointing.save_tree(directory, make_state(2.0), {"recipe": "two"})
+  tree, meta = checkpointing.load_tree(directory, make_state(0.0))
+  jax.tree.map(np.testing.assert_array_equal, tree, make_state(2.0))
+  assert meta["recipe"] == "two" and "seed" not in meta
+  assert os.listdir(os.path.dirname(directory)) == ["tree"]
+
+
+@pytest.mark.parametrize("damage", ["flip", "swap"])
+def test_load_tree_refuses_damaged_arrays(saved_tree, tmp_path, damage):
+  directory, _ = saved_tree
+  if damage == "flip":
+    path = _largest_file(os.path.join(directory, "state"))
+    data = bytearray(open(path, "rb").read())
+    for i in range(len(data) // 3, len(data) // 3 + 16):
+      data[i] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    expected = "cannot be read|fails its checksum"
+  else:  # Valid arrays that are not the ones written: only the checksum can tell.
+    other = str(tmp_path / "other")
+    checkpointing.save_tree(other, make_state(2.0))
+    shutil.rmtree(os.path.join(directory, "state"))
+    shutil.copytree(os.path.join(other, "state"), os.path.join(directory, "state"))
+    expected = "fails its checksum: the saved arrays are not the ones that were written"
+  with pytest.raises(checkpointing.CheckpointError, match=expected):
+    checkpointing.load_tree(directory, make_state(0.0), what="the test tree")
+  with pytest.raises(checkpointing.CheckpointError, match="^the test tree "):
+    checkpointing.load_tree(directory, make_state(0.0), what="the test tree")
+
+
+def test_load_tree_of_nothing(tmp_path):
+  with pytest.raises(FileNotFoundError, match="No saved tree in"):
+    checkpointing.load_tree(str(tmp_path / "nowhere"), make_state(0.0))
+  with pytest.raises(FileNotFoundError):
+    checkpointing.load_tree_meta(str(tmp_path / "nowhere"))
+  (tmp_path / "empty").mkdir()
+  with pytest.raises(checkpointing.CheckpointError, match="has no readable meta item"):
+    checkpointing.load_tree_meta(str(tmp_path / "empty"))
+  with pytest.raises(checkpointing.CheckpointError, match="cannot be read"):
+    checkpointing.load_tree(str(tmp_path / "empty"), make_state(0.0))
+
+
+def test_interrupted_save_tree_keeps_the_previous_tree(saved_tree, monkeypatch):
+  directory, written = saved_tree
+
+  def killed(*args):
+    raise KeyboardInterrupt  # After the new tree is complete, before it is renamed into place.
+
+  monkeypatch.setattr(checkpointing, "_swap_into_place", killed)
+  with pytest.raises(KeyboardInterrupt):
+    checkpointing.save_tree(directory, make_state(2.0))
+  monkeypatch.undo()
+  assert os.listdir(os.path.dirname(directory)) == ["tree"]  # No temporary directory left.
+  tree, meta = checkpointing.load_tree(directory, make_state(0.0))
+  assert meta == written
+  jax.tree.map(np.testing.assert_array_equal, tree, make_state(1.0))
+
+
+def test_failed_save_tree_says_so_and_keeps_the_previous_tree(saved_tree, monkeypatch):
+  directory, written = saved_tree
+
+  class DiskFull:
+
+    def __init__(self, *args):
+      pass
+
+    def __enter__(self):
+      return self
+
+    def __exit__(self, *args):
+      return False
+
+    def save(self, path, args):
+      os.makedirs(path)  # Half-written...
+      raise OSError(28, "No space left on device")
+
+  monkeypatch.setattr(checkpointing.ocp, "Checkpointer", DiskFull)
+  with pytest.raises(checkpointing.CheckpointError,
+                     match=r"Could not write .*tree: .*No space left on device.*untouched"):
+    checkpointing.save_tree(directory, make_state(2.0))
+  monkeypatch.undo()
+  assert os.listdir(os.path.dirname(directory)) == ["tree"]
+  assert checkpointing.load_tree(directory, make_state(0.0))[1] == written

@@ -17,8 +17,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from gan import checkpointing
 from gan import classifier
-from gan import input_pipeline
+from gan import data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny recipe: enough to produce real weights, fast enough for a test.
@@ -28,13 +29,13 @@ TINY = dict(num_steps=3, batch_size=32)
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
   data_dir = str(tmp_path_factory.mktemp("tfds"))
-  input_pipeline.make_source("mnist5k", "train", data_dir=data_dir)
+  data.make_source("mnist5k", "train", data_dir=data_dir)
   return data_dir
 
 
 @pytest.fixture(scope="module")
 def digits(data_dir):
-  return input_pipeline.make_source("mnist5k", "test", data_dir=data_dir).all_examples(limit=37)
+  return data.make_source("mnist5k", "test", data_dir=data_dir).all_examples(limit=37)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,47 @@ def test_module_shapes_and_features_are_penultimate_layer():
                              atol=1e-5)
 
 
+def np_mnist_classifier(params, images):
+  """MnistClassifier in float64 NumPy: SAME 3x3 convs, ReLU, 2x2 max pools, dense 128, dense 10."""
+  x = images.astype(np.float64)
+  for conv in ("Conv_0", "Conv_1"):
+    kernel, bias = np.asarray(params[conv]["kernel"], np.float64), np.asarray(params[conv]["bias"])
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    height, width = x.shape[1:3]
+    x = sum(np.tensordot(padded[:, a:a + height, b:b + width], kernel[a, b], axes=([3], [0]))
+            for a in range(3) for b in range(3)) + bias
+    x = np.maximum(x, 0.0)
+    x = x.reshape(x.shape[0], height // 2, 2, width // 2, 2, -1).max(axis=(2, 4))
+  dense_0, dense_1 = params["Dense_0"], params["Dense_1"]
+  features = np.maximum(x.reshape(x.shape[0], -1) @ np.asarray(dense_0["kernel"], np.float64)
+                        + dense_0["bias"], 0.0)
+  return features @ np.asarray(dense_1["kernel"], np.float64) + dense_1["bias"], features
+
+
+def test_outputs_match_numpy_reference(model, digits):
+  images = digits["image"][:3]
+  outputs = model.outputs(images)
+  logits, features = np_mnist_classifier(model.variables["params"], images)
+  np.testing.assert_allclose(outputs["features"], features, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(outputs["logits"], logits, rtol=1e-4, atol=1e-4)
+  assert np.abs(features).max() > 0.1  # Not a trivial all-zero comparison.
+
+
+def test_last_batch_is_padded_with_background(model, digits, monkeypatch):
+  batches = []
+  jitted = classifier._jit_outputs  # pylint: disable=protected-access
+
+  def recording(variables, batch):
+    batches.append(np.asarray(batch))
+    return jitted(variables, batch)
+
+  monkeypatch.setattr(classifier, "_jit_outputs", recording)
+  classifier.batched_outputs(model.variables, digits["image"][:3], batch_size=2)
+  assert [b.shape for b in batches] == [(2, 28, 28, 1)] * 2
+  np.testing.assert_array_equal(batches[1][0], digits["image"][2])
+  np.testing.assert_array_equal(batches[1][1], -1.0)  # Black, in the [-1, 1] range.
+
+
 def test_outputs_shapes_and_probabilities(model, digits):
   images = digits["image"]
   outputs = model.outputs(images)
@@ -128,6 +170,13 @@ def test_jax_and_numpy_inputs_agree_and_empty_input(model, digits):
   empty = model.outputs(np.zeros((0, 28, 28, 1), np.float32))
   assert empty["features"].shape == (0, classifier.FEATURE_DIM)
   assert empty["probabilities"].shape == (0, 10)
+  assert empty["logits"].dtype == empty["features"].dtype == np.float32
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_bad_batch_size_is_explained(model, digits, batch_size):
+  with pytest.raises(ValueError, match=f"batch_size must be a positive int, got {batch_size}"):
+    classifier.batched_outputs(model.variables, digits["image"], batch_size=batch_size)
 
 
 @pytest.mark.parametrize("images, message", [
@@ -160,13 +209,18 @@ def test_random_shift_moves_a_pixel_within_range():
 # Training.
 
 
-def test_training_is_deterministic_given_seed(data_dir):
+def test_training_is_deterministic_given_seed_and_reports_its_accuracy(data_dir, digits):
   a, accuracy_a = classifier.train_classifier(data_dir, seed=1, **TINY)
   b, accuracy_b = classifier.train_classifier(data_dir, seed=1, **TINY)
   c, _ = classifier.train_classifier(data_dir, seed=2, **TINY)
   assert_same_variables(a, b)
-  assert accuracy_a == accuracy_b and 0.0 <= accuracy_a <= 1.0
-  assert classifier.variables_sha256(a) != classifier.variables_sha256(c)
+  assert accuracy_a == accuracy_b
+  assert checkpointing.tree_checksum(a) != checkpointing.tree_checksum(c)
+  # The accuracy is that of these weights on the 1,000 test digits.
+  test = data.make_source("mnist5k", "test", data_dir=data_dir).all_examples()
+  assert test["label"].shape == (1000,)
+  predictions = np.argmax(classifier.batched_outputs(a, test["image"])["logits"], axis=-1)
+  assert accuracy_a == np.mean(predictions == test["label"])
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_steps=0), dict(batch_size=-1),
@@ -185,14 +239,15 @@ def test_saved_layout_and_metadata(saved_cache, model):
   assert directory == os.path.join(saved_cache, "mnist_classifier",
                                    f"v{classifier.CLASSIFIER_VERSION}")
   assert sorted(os.listdir(os.path.dirname(directory))) == [f"v{classifier.CLASSIFIER_VERSION}"]
-  with open(os.path.join(directory, "classifier.json")) as f:
-    metadata = json.load(f)
+  assert {"state", "meta"} <= set(os.listdir(directory))  # gan.checkpointing.save_tree's.
+  metadata = checkpointing.load_tree_meta(directory)
   assert metadata["version"] == classifier.CLASSIFIER_VERSION
   assert metadata["architecture"] == classifier.ARCHITECTURE
   assert (metadata["seed"], metadata["num_steps"], metadata["batch_size"]) == (0, 3, 32)
   assert (metadata["train_examples"], metadata["test_examples"]) == (4000, 1000)
-  assert metadata["params_sha256"] == classifier.variables_sha256(model.variables)
+  assert metadata["checksum"] == checkpointing.tree_checksum(model.variables)
   assert model.accuracy == metadata["held_out_accuracy"]
+  assert model.metadata == metadata
 
 
 def test_load_returns_saved_weights_without_training(saved_cache, data_dir, model, monkeypatch):
@@ -217,8 +272,7 @@ def _largest_file(directory):
 
 
 def test_corrupted_weights_are_detected_and_retrained(cache_copy, data_dir, model):
-  params_dir = os.path.join(classifier.classifier_dir(cache_copy), "params")
-  path = _largest_file(params_dir)
+  path = _largest_file(os.path.join(classifier.classifier_dir(cache_copy), "state"))
   data = bytearray(open(path, "rb").read())
   for offset in range(len(data) // 3, len(data) // 3 + 64):
     data[offset] ^= 0xFF
@@ -233,35 +287,34 @@ def test_corrupted_weights_are_detected_and_retrained(cache_copy, data_dir, mode
   assert "Loaded" in log
 
 
-def test_silently_wrong_weights_fail_the_checksum(cache_copy, model):
+def test_silently_wrong_weights_fail_the_checksum(cache_copy, model, tmp_path):
   """Weights that restore cleanly but are not the ones saved (e.g. a swapped file)."""
   directory = classifier.classifier_dir(cache_copy)
-  params_dir = os.path.join(directory, "params")
-  shutil.rmtree(params_dir)
-  wrong = jax.tree.map(lambda x: x + 1.0, model.variables)
-  with ocp.StandardCheckpointer() as checkpointer:
-    checkpointer.save(params_dir, wrong)
-  with pytest.raises(ValueError, match="sha256 .* does not match .* corrupted"):
+  other = str(tmp_path / "other")
+  checkpointing.save_tree(other, jax.tree.map(lambda x: x + 1.0, model.variables))
+  shutil.rmtree(os.path.join(directory, "state"))
+  shutil.copytree(os.path.join(other, "state"), os.path.join(directory, "state"))
+  with pytest.raises(ValueError, match="^it fails its checksum"):
     classifier.load_classifier(directory)
 
 
 def test_unreadable_metadata_is_detected(cache_copy):
   directory = classifier.classifier_dir(cache_copy)
-  with open(os.path.join(directory, "classifier.json"), "w") as f:
+  with open(os.path.join(directory, "meta", "metadata"), "w") as f:
     f.write("{not json")
-  with pytest.raises(ValueError, match="classifier.json is unreadable"):
+  with pytest.raises(ValueError, match="^it has no readable meta item"):
     classifier.load_classifier(directory)
+
+
+def _rewrite_metadata(directory, variables, **changes):
+  metadata = {k: v for k, v in checkpointing.load_tree_meta(directory).items() if k != "checksum"}
+  checkpointing.save_tree(directory, variables, {**metadata, **changes})
 
 
 def test_version_mismatch_retrains(cache_copy, data_dir, model):
   # A file from another version under the current version's name is refused...
   directory = classifier.classifier_dir(cache_copy)
-  metadata_path = os.path.join(directory, "classifier.json")
-  with open(metadata_path) as f:
-    metadata = json.load(f)
-  metadata["version"] = classifier.CLASSIFIER_VERSION - 1
-  with open(metadata_path, "w") as f:
-    json.dump(metadata, f)
+  _rewrite_metadata(directory, model.variables, version=classifier.CLASSIFIER_VERSION - 1)
   retrained, log = load_logged(cache_copy, data_dir)
   assert f"version={classifier.CLASSIFIER_VERSION - 1}" in log and "Retraining" in log
   assert retrained.metadata["version"] == classifier.CLASSIFIER_VERSION
@@ -293,7 +346,8 @@ def test_interrupted_save_leaves_previous_classifier(cache_copy, data_dir, model
   def crash(*args, **kwargs):
     raise KeyboardInterrupt
 
-  monkeypatch.setattr(classifier.json, "dump", crash)  # Dies after orbax wrote the weights.
+  # Dies after the new weights are written, before they replace the old ones.
+  monkeypatch.setattr(checkpointing, "_swap_into_place", crash)
   with pytest.raises(KeyboardInterrupt):
     classifier.save_classifier(directory, jax.tree.map(lambda x: x * 0, model.variables),
                                {"version": classifier.CLASSIFIER_VERSION})
@@ -318,6 +372,66 @@ def test_force_retrain_replaces_classifier(cache_copy, data_dir, model):
   assert_same_variables(retrained.variables, model.variables)
   assert os.listdir(os.path.dirname(classifier.classifier_dir(cache_copy))) == [
       f"v{classifier.CLASSIFIER_VERSION}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The first file layout: params/ (orbax StandardCheckpointer) and classifier.json.
+
+
+def write_first_layout(directory, variables, metadata, checksum=None):
+  shutil.rmtree(directory)
+  os.makedirs(directory)
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(os.path.join(directory, "params"), variables)
+  metadata = {k: v for k, v in metadata.items() if k != "checksum"}
+  metadata["params_sha256"] = checksum or checkpointing.tree_checksum(variables)
+  with open(os.path.join(directory, "classifier.json"), "w") as f:
+    json.dump(metadata, f)
+
+
+def test_first_layout_is_converted_in_place_without_training(cache_copy, data_dir, model,
+                                                             monkeypatch):
+  directory = classifier.classifier_dir(cache_copy)
+  write_first_layout(directory, model.variables, model.metadata)
+  monkeypatch.setattr(classifier, "_train_and_evaluate",
+                      lambda *a, **k: pytest.fail("a valid old-layout classifier was retrained"))
+  loaded, log = load_logged(cache_copy, data_dir)
+  assert "rewrote it in the current file layout" in log and "Loaded" in log
+  assert_same_variables(loaded.variables, model.variables)
+  assert loaded.metadata == model.metadata  # Same recipe, accuracy and checksum.
+  assert {"state", "meta"} <= set(os.listdir(directory))
+  assert not {"params", "classifier.json"} & set(os.listdir(directory))
+
+
+def test_first_layout_in_a_read_only_cache_is_used_as_it_is(cache_copy, data_dir, model,
+                                                           monkeypatch):
+  directory = classifier.classifier_dir(cache_copy)
+  write_first_layout(directory, model.variables, model.metadata)
+
+  def read_only(*args, **kwargs):
+    raise checkpointing.CheckpointError("Could not write: read-only file system")
+
+  monkeypatch.setattr(checkpointing, "save_tree", read_only)
+  loaded, log = load_logged(cache_copy, data_dir)
+  assert "as it is; rewriting it in the current file layout failed" in log
+  assert_same_variables(loaded.variables, model.variables)
+  assert loaded.metadata == model.metadata
+  assert "classifier.json" in os.listdir(directory)
+
+
+@pytest.mark.parametrize("problem", ["checksum", "recipe"])
+def test_bad_first_layout_is_retrained(cache_copy, data_dir, model, problem):
+  directory = classifier.classifier_dir(cache_copy)
+  if problem == "checksum":
+    write_first_layout(directory, model.variables, model.metadata, checksum="0" * 64)
+    reason = "its weights fail the checksum in classifier.json; the file is corrupted"
+  else:
+    write_first_layout(directory, model.variables, {**model.metadata, "num_steps": 4})
+    reason = "it was made with num_steps=4, but num_steps=3 is required"
+  retrained, log = load_logged(cache_copy, data_dir)
+  assert f"Not using the MNIST classifier in {directory}: {reason}. Retraining it." in log
+  assert_same_variables(retrained.variables, model.variables)
+  assert "classifier.json" not in os.listdir(directory)
 
 
 # ---------------------------------------------------------------------------------------------

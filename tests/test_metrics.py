@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 
 from gan import metrics
+from gan.data import toys
 
 
 def _random_spd(rng, dim, jitter=0.1):
@@ -88,7 +89,12 @@ def test_frechet_distance_handles_singular_covariances():
   mu1, sigma1 = metrics.feature_statistics(f1)
   mu2, sigma2 = metrics.feature_statistics(f2)
   got = metrics.frechet_distance(mu1, sigma1, mu2, sigma2)
-  assert np.isfinite(got) and got > 0
+  # tr((S1 S2)^1/2) from the eigenvalues of the non-symmetric product (real and >= 0 in exact
+  # arithmetic; rank 19 here, so 45 of them are rounding noise around 0).
+  eigenvalues = np.clip(np.linalg.eigvals(sigma1 @ sigma2).real, 0.0, None)
+  reference = (np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2)
+               - 2.0 * np.sum(np.sqrt(eigenvalues)))
+  np.testing.assert_allclose(got, reference, rtol=1e-6)
   assert abs(metrics.frechet_distance(mu1, sigma1, mu1, sigma1)) < 1e-6
 
 
@@ -151,15 +157,23 @@ def test_kid_same_distribution_is_near_zero_and_different_is_positive():
   assert shifted_mean > 10 * shifted_std
 
 
-def test_kid_is_deterministic_given_seed():
+def test_kid_subsets_are_drawn_from_the_seed_as_documented():
   rng = np.random.default_rng(9)
-  f1, f2 = rng.standard_normal((100, 8)), rng.standard_normal((100, 8))
-  a = metrics.kernel_inception_distance(f1, f2, num_subsets=5, subset_size=50, seed=3)
-  b = metrics.kernel_inception_distance(f1, f2, num_subsets=5, subset_size=50,
-                                        seed=np.random.default_rng(3))
-  c = metrics.kernel_inception_distance(f1, f2, num_subsets=5, subset_size=50, seed=4)
-  assert a == b
-  assert a != c
+  f1, f2 = rng.standard_normal((40, 4)), rng.standard_normal((30, 4)) + 0.2
+  # Each subset draws rows of features1, then of features2, without replacement, from one
+  # generator made from the seed.
+  draws = np.random.default_rng(3)
+  estimates = []
+  for _ in range(4):
+    x = f1[draws.choice(40, 10, replace=False)]
+    y = f2[draws.choice(30, 10, replace=False)]
+    estimates.append(_direct_unbiased_mmd2(x, y))
+  mean, std = metrics.kernel_inception_distance(f1, f2, num_subsets=4, subset_size=10, seed=3)
+  np.testing.assert_allclose(mean, np.mean(estimates), rtol=1e-10)
+  np.testing.assert_allclose(std, np.std(estimates), rtol=1e-10)
+  assert (mean, std) == metrics.kernel_inception_distance(f1, f2, num_subsets=4, subset_size=10,
+                                                          seed=np.random.default_rng(3))
+  assert std > 1e-3  # The subsets differ, so the check above sees the draw order.
 
 
 def test_kid_rejects_tiny_subsets():
@@ -192,6 +206,44 @@ def test_inception_score_hand_computed():
   probs = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]] * 4)
   mean, _ = metrics.inception_score(probs, num_splits=1)
   np.testing.assert_allclose(mean, 2.0, rtol=1e-12)
+
+
+def _one_hot_split_score(labels, num_classes=2):
+  """IS of one split of one-hot predictions: prod_c (n / n_c)^(n_c / n) over the classes present."""
+  counts = np.bincount(labels, minlength=num_classes)
+  n = counts.sum()
+  return np.prod([(n / c) ** (c / n) for c in counts if c])
+
+
+def test_inception_score_uneven_splits_hand_computed():
+  # N = 10 in 3 splits: rows [0, 3), [3, 6), [6, 10) (split i from i N // 3 to (i + 1) N // 3).
+  labels = np.array([0, 0, 1, 1, 1, 1, 0, 1, 0, 1])
+  mean, std = metrics.inception_score(np.eye(2)[labels], num_splits=3)
+  # Per split, its own marginal: (2/3, 1/3) -> (27/4)^(1/3); all one class -> 1; (1/2, 1/2) -> 2.
+  scores = [(27.0 / 4.0) ** (1.0 / 3.0), 1.0, 2.0]
+  np.testing.assert_allclose(mean, np.mean(scores), rtol=1e-12)
+  np.testing.assert_allclose(std, np.std(scores), rtol=1e-12)
+  np.testing.assert_allclose(scores[:2], [_one_hot_split_score(labels[:3]),
+                                          _one_hot_split_score(labels[3:6])], rtol=1e-12)
+  # What the usual mistakes would give, so that the check above tells them apart:
+  # dropping the remainder (splits of N // 3 = 3 rows: the last split is rows 6..8)...
+  dropped = [scores[0], scores[1], _one_hot_split_score(labels[6:9])]
+  assert abs(np.mean(dropped) - mean) > 0.03
+  # ...or one marginal over all N rows, p(y) = (0.4, 0.6), in every split.
+  kl_to_global = -np.log(np.where(labels == 0, 0.4, 0.6))
+  global_marginal = [np.exp(kl_to_global[a:b].mean()) for a, b in ((0, 3), (3, 6), (6, 10))]
+  assert abs(np.mean(global_marginal) - mean) > 0.03
+
+
+def test_inception_score_uneven_splits_soft_probabilities():
+  probs = np.random.default_rng(12).dirichlet(np.full(4, 0.5), size=10)
+  expected = []
+  for a, b in ((0, 3), (3, 6), (6, 10)):  # i * 10 // 3 for i = 0..3.
+    part = probs[a:b]
+    marginal = part.mean(axis=0)
+    expected.append(np.exp(np.mean(np.sum(part * np.log(part / marginal), axis=1))))
+  mean, std = metrics.inception_score(probs, num_splits=3)
+  np.testing.assert_allclose([mean, std], [np.mean(expected), np.std(expected)], rtol=1e-12)
 
 
 def test_inception_score_rejects_logits():
@@ -255,7 +307,10 @@ def test_manifold_metrics_identical_and_disjoint_sets():
   assert metrics.precision_recall(real, real, block_size=64) == (1.0, 1.0)
   density, coverage = metrics.density_coverage(real, real, block_size=64)
   assert coverage == 1.0
-  assert 0.8 < density < 1.2
+  # Each ball holds its centre and the k - 1 nearer neighbours; the k-th lies on its boundary,
+  # outside in exact arithmetic (strict membership), so density = k N / (k N) = 1. In float32 a
+  # few boundary points may land either side.
+  np.testing.assert_allclose(density, 1.0, atol=5 / (5 * 200))
   far = real + 100.0
   assert metrics.precision_recall(real, far, block_size=64) == (0.0, 0.0)
   assert metrics.density_coverage(real, far, block_size=64) == (0.0, 0.0)
@@ -271,18 +326,9 @@ def test_precision_recall_rejects_k_too_large():
 # ------------------------------------------------------------------------------------------------
 
 
-def test_ring_and_grid_means_are_exact():
-  ring = metrics.ring_means()
-  assert ring.shape == (8, 2)
-  np.testing.assert_allclose(np.linalg.norm(ring, axis=1), 1.0, rtol=1e-15)
-  np.testing.assert_allclose(ring[[0, 2, 4, 6]], [[1, 0], [0, 1], [-1, 0], [0, -1]], atol=1e-15)
-  grid = metrics.grid_means()
-  expected = set(itertools.product([-4.0, -2.0, 0.0, 2.0, 4.0], repeat=2))
-  assert grid.shape == (25, 2) and set(map(tuple, grid.tolist())) == expected
-
-
-@pytest.mark.parametrize("means, sigma", [(metrics.ring_means(), metrics.RING_SIGMA),
-                                          (metrics.grid_means(), metrics.GRID_SIGMA)])
+@pytest.mark.parametrize("means, sigma", [(toys.RING.means, toys.RING.std),
+                                          (toys.GRID.means, toys.GRID.std)],
+                         ids=["ring", "grid"])
 def test_mixture_metrics_hand_made_samples(means, sigma):
   num_modes = means.shape[0]
   # Ten samples on every mode: all captured, all high quality, balanced.
@@ -301,7 +347,7 @@ def test_mixture_metrics_hand_made_samples(means, sigma):
 
 
 def test_mixture_metrics_partial_capture_hand_computed():
-  means, sigma = metrics.ring_means(), metrics.RING_SIGMA
+  means, sigma = toys.RING.means, toys.RING.std
   samples = np.concatenate([
       np.tile(means[0], (3, 1)),  # 3 high-quality samples on mode 0
       means[1:2] + [0.0, 0.02],  # 1 high-quality sample on mode 1 (2 sigma off)
@@ -336,3 +382,39 @@ def test_stacked_mnist_modes_rejects_bad_predictions():
     metrics.stacked_mnist_modes(np.array([[0, 10, 2]]))
   with pytest.raises(ValueError, match=r"\[N, 3\]"):
     metrics.stacked_mnist_modes(np.zeros((4, 10), dtype=int))
+
+
+# ------------------------------------------------------------------------------------------------
+# Nearest neighbours.
+# ------------------------------------------------------------------------------------------------
+
+
+def test_nearest_neighbours_match_brute_force():
+  rng = np.random.default_rng(13)
+  queries = rng.standard_normal((23, 3, 2)).astype(np.float32)  # Flattened to 6 per example.
+  references = rng.standard_normal((17, 3, 2)).astype(np.float32)
+  references[5] = queries[4]  # An exact copy: distance 0, found.
+  distances, indices = metrics.nearest_neighbours(queries, references, chunk=5)  # 5 + ... + 3.
+  flat_q = queries.reshape(23, -1).astype(np.float64)
+  flat_r = references.reshape(17, -1).astype(np.float64)
+  all_distances = np.linalg.norm(flat_q[:, None] - flat_r[None], axis=-1)
+  np.testing.assert_array_equal(indices, np.argmin(all_distances, axis=1))
+  np.testing.assert_allclose(distances, all_distances.min(axis=1), rtol=1e-6, atol=1e-6)
+  assert indices[4] == 5 and distances[4] == 0.0
+  assert distances.shape == indices.shape == (23,) and distances.dtype == np.float32
+  # The chunk changes only the schedule.
+  again = metrics.nearest_neighbours(queries, references, chunk=100)
+  np.testing.assert_array_equal(again[1], indices)
+  np.testing.assert_allclose(again[0], distances, rtol=1e-6)
+
+
+def test_nearest_neighbours_of_no_queries():
+  distances, indices = metrics.nearest_neighbours(np.zeros((0, 2, 2)), np.ones((3, 4)))
+  assert distances.shape == indices.shape == (0,)
+
+
+def test_nearest_neighbours_reject_mismatched_examples():
+  with pytest.raises(ValueError, match="6 values per query and references of shape"):
+    metrics.nearest_neighbours(np.zeros((2, 3, 2)), np.zeros((4, 5)))
+  with pytest.raises(ValueError, match="M >= 1"):
+    metrics.nearest_neighbours(np.zeros((2, 3)), np.zeros((0, 3)))
