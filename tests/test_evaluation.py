@@ -84,8 +84,11 @@ def test_mixture_protocol_scores_against_the_specs_mixture():
   state = step_lib.create_state(gan, jax.random.key(0))
   result = evaluation.evaluate_state(config, gan, state)
   samples = evaluation.generate_samples(gan, state, evaluation.MIXTURE_SAMPLES, config.seed)
-  assert result["model"] == metrics.mixture_metrics(samples, toys.RING.means, toys.RING.std)
-  # Real ring points capture all 8 modes, nearly all of them within 3 standard deviations.
+  # (An untrained G puts no sample near a mode: reverse KL is NaN on both sides.)
+  np.testing.assert_equal(result["model"],
+                          metrics.mixture_metrics(samples, toys.RING.means, toys.RING.std))
+  # Real ring points capture all 8 modes, nearly all of them within 3 standard deviations; with
+  # another mixture's means (the grid's) they would capture none.
   assert result["reference"]["modes"] == 8
   assert result["reference"]["high_quality"] > 0.99
 
