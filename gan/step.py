@@ -14,6 +14,11 @@ uninterrupted one.
 One iteration (Goodfellow et al. 2014, Algorithm 1): ``n_critic`` discriminator updates, each on
 its own slice of real data and its own z, then one generator update on the z of the last
 discriminator update (as the PyTorch DCGAN example does: one generated batch serves both updates).
+D update ``j`` draws from salts ``8 j + {0: z, 1: fake labels, 2: dropout on real, 3: dropout on
+fake, 4: GP mixing weight}``; the G update draws D's dropout masks as a critic step ``n_critic``
+would (``8 n_critic + 2`` on real, for losses that compare with real logits, ``+ 3`` on fake).
+The gradient penalty evaluates D at the mixes with the real examples' labels and dropout masks
+(in a conditional GAN a mix of two classes is judged under the real example's class).
 
 What is computed is fixed by `GAN` (the objective: models, optimizers, loss, regularizers). How
 it is scheduled on a machine is a separate `Schedule` (one D call or two, D in pieces, the XLA
