@@ -13,6 +13,8 @@ import pytest
 from experiments.configs import dcgan_mnist
 from gan import inception
 
+pytestmark = pytest.mark.slow  # every case runs a command in a subprocess
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

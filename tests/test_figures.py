@@ -133,6 +133,7 @@ def test_panel_steps():
     goodfellow_fig1.panel_steps_for(-1)
 
 
+@pytest.mark.slow
 def test_goodfellow_fig1_writes_figure_and_numbers(tmp_path):
   result = goodfellow_fig1.make_figure(str(tmp_path), fig1_main.default_config(), num_steps=3)
   with open(tmp_path / "goodfellow_fig1.png", "rb") as f:
@@ -156,6 +157,7 @@ def test_goodfellow_fig1_rejects_other_datasets(tmp_path):
   assert not (tmp_path / "goodfellow_fig1.png").exists()
 
 
+@pytest.mark.slow
 def test_saturation_writes_figure_and_numbers(tmp_path, tmp_path_factory):
   data_dir = str(tmp_path_factory.mktemp("tfds"))
   result = saturation.make_figure(str(tmp_path / "out"), saturation_main.default_config(),

@@ -140,6 +140,7 @@ def tiny_classifier(tmp_path_factory, data_dir):
                                                  batch_size=32)
 
 
+@pytest.mark.slow
 def test_latent_walk_writes_figures_and_report(tiny_run, tiny_classifier, tmp_path):
   out_dir = str(tmp_path / "latent")
   lines = []

@@ -64,6 +64,7 @@ def test_smoke_dcgan28_on_offline_mnist(tmp_path, data_dir):
   assert checkpoint_checksum(workdir, 4) == before
 
 
+@pytest.mark.slow
 def test_smoke_on_mock_tfds_mnist(tmp_path):
   config = tiny_config(str(tmp_path / "tfds"), dataset="mnist", model="mlp", num_steps=2,
                        sample_every=0, checkpoint_every=2)
@@ -74,6 +75,7 @@ def test_smoke_on_mock_tfds_mnist(tmp_path):
   assert os.path.exists(tmp_path / "run" / "samples.png")
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, data_dir):
   straight = str(tmp_path / "straight")
   loop.train_and_evaluate(tiny_config(data_dir, num_steps=6, checkpoint_every=3), straight,
@@ -112,6 +114,7 @@ def _free_port():
     return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_on_localhost_match_one_process(tmp_path, data_dir):
   # SGD: see test_parallel.py for why Adam would compare rounding noise, not the step.
   flags = ["--config.model=mlp", "--config.num_steps=4", "--config.batch_size=8",

@@ -78,6 +78,7 @@ def test_sharded_jit_matches_one_device(setup):
   assert_trees_close(sharded, single, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_batch_statistic_loss_is_taken_over_the_global_batch():
   # A relativistic loss compares each logit with the mean over the *global* batch: under pmap the
   # loss takes it through axis_name, on a mesh XLA does. The MLP "everything" config (dropout,

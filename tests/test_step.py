@@ -547,6 +547,7 @@ print(state_digest(make_config(optimizer="sgd"), 10, seed=3))
 """
 
 
+@pytest.mark.slow
 def test_same_seed_is_bitwise_identical_in_another_process():
   # The child inherits this process's environment (conftest's XLA flags, the compilation cache),
   # so the two runs differ only in being two processes.
