@@ -331,6 +331,9 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[
   """
   gan = config_lib.build_gan(config)
   like = step_lib.create_state(gan, jax.random.key(config.seed))
+  num_seeds = int(config.get("num_seeds", 1))
+  if num_seeds > 1:  # the states of seeds trained together carry a leading seed axis
+    like = jax.tree.map(lambda x: jax.numpy.stack([x] * num_seeds), like)
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
   try:
     if step is None:
@@ -350,14 +353,23 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[
   return gan, int(step), state
 
 
-def load_run(workdir: str, step: Optional[int] = None,
+def load_run(workdir: str, step: Optional[int] = None, seed_index: int = 0,
              log: Callable[[str], None] = lambda message: None) -> Run:
   """Opens a trained run: its config, models and checkpoint ``step`` (newest good if None).
 
+  A run of several seeds trained together (``num_seeds > 1``) holds one state per seed;
+  ``seed_index`` picks one (seed ``config.seed + seed_index``).
+
   Raises:
-    gan.config.ConfigError: ``workdir`` holds no training run.
+    gan.config.ConfigError: ``workdir`` holds no training run, or no such seed.
     CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
   """
   config = config_lib.load_run_config(workdir)
   gan, step, state = restore_run(workdir, config, step, log)
+  num_seeds = int(config.get("num_seeds", 1))
+  if not 0 <= seed_index < num_seeds:
+    raise config_lib.ConfigError(f"seed_index={seed_index}: {workdir} trained {num_seeds} "
+                                 f"seed(s); pick an index in [0, {num_seeds}).")
+  if num_seeds > 1:
+    state = jax.tree.map(lambda x: x[seed_index], state)
   return Run(workdir=workdir, config=config, gan=gan, step=step, state=state)

@@ -44,6 +44,7 @@ from gan import writers
 from gan.config import ConfigError
 
 _SAMPLES_SALT = 0x5A3
+RESULTS_FILE = "results.json"
 
 
 class NonFiniteError(RuntimeError):
@@ -100,16 +101,11 @@ def _sample_picture(samples: np.ndarray, reference: Optional[np.ndarray]) -> np.
 
 
 def _make_evaluator(config, gan, log):
-  """``state -> {'eval/<metric>': value}``: `gan.evaluation` every ``eval_every`` steps, with
-  the feature network and the real-data references prepared once."""
+  """``state -> result``: `gan.evaluation` of one seed's state, with the feature network and the
+  real-data references prepared once."""
   from gan import evaluation  # pylint: disable=g-import-not-at-top
   evaluator = evaluation.Evaluator(config, log)
-
-  def evaluate(state):
-    result = evaluator(gan, state)
-    return {f"eval/{k}": float(v) for k, v in result["model"].items()}
-
-  return evaluate
+  return lambda state: evaluator(gan, state)
 
 
 def _make_source(config):
@@ -133,9 +129,58 @@ def _nonfinite_quantity(metrics: dict) -> str:
   return "a parameter" if metrics.get("params_finite", 1.0) != 1.0 else "a checked quantity"
 
 
+def seeds_of(config: ml_collections.ConfigDict) -> list[int]:
+  """The seeds a run trains: ``seed, seed + 1, ..., seed + num_seeds - 1``."""
+  return [int(config.seed) + i for i in range(int(config.get("num_seeds", 1)))]
+
+
+def _seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+  one = ml_collections.ConfigDict(config.to_dict())
+  one.seed = seed
+  if "num_seeds" in one:
+    one.num_seeds = 1
+  return one
+
+
+def _stack(trees: list):
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _index(tree, i: int):
+  return jax.tree.map(lambda x: x[i], tree)
+
+
+def read_results(workdir: str) -> Optional[dict]:
+  """The ``results.json`` a finished run wrote, or None."""
+  path = os.path.join(workdir, RESULTS_FILE)
+  if not os.path.isfile(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _write_results(workdir: str, results: dict) -> None:
+  path = os.path.join(workdir, RESULTS_FILE)
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+  os.replace(path + ".tmp", path)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        log: Callable[[str], None] = print, progress: bool = True) -> dict:
-  """Trains (or resumes) the GAN ``config`` describes in ``workdir``; returns the last metrics.
+  """Trains (or resumes) the GAN ``config`` describes in ``workdir``; returns the final metrics.
+
+  With ``config.num_seeds = N > 1`` the N seeds ``seed .. seed + N - 1`` train together in one
+  compiled program (the step ``vmap``-ed over the whole state): seed i draws exactly the
+  parameters, batches and random numbers run ``seed = i`` would. The checkpoint holds all N
+  states (a leading seed axis); samples, evaluation and results are per seed.
+
+  At the end ``<workdir>/results.json`` holds, per seed, the last logged training metrics and
+  (with ``config.final_eval``) the final evaluation beside its real-data reference. A finished
+  run called again trains nothing and returns the stored metrics.
+
+  Returns:
+    The last logged training metrics, averaged over the seeds.
 
   Raises:
     ConfigError: a config value or the workdir cannot work.
@@ -153,10 +198,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   gan = config_lib.build_gan(config)
   mesh = parallel.data_mesh()
   schedule = config_lib.resolve_schedule(config, num_devices=mesh.size)
+  seeds = seeds_of(config)
+  many = len(seeds) > 1  # a leading seed axis on the state, the batch and the rng
   step_fn = parallel.sharded_train_step(gan, mesh, schedule,
-                                        skip_nonfinite=config.nan_policy == "skip_step")
-  state = parallel.replicate(step_lib.create_state(gan, jax.random.key(config.seed)), mesh)
-  rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+                                        skip_nonfinite=config.nan_policy == "skip_step",
+                                        num_seeds=len(seeds) if many else 0)
+  init = lambda seed: step_lib.create_state(gan, jax.random.key(seed))
+  base_rng = lambda seed: jax.random.fold_in(jax.random.key(seed), 1)
+  if many:
+    state = _stack([init(s) for s in seeds])
+    rng = jnp.stack([jax.random.key_data(base_rng(s)) for s in seeds])
+    rng = jax.random.wrap_key_data(rng)
+  else:
+    state, rng = init(config.seed), base_rng(config.seed)
+  state = parallel.replicate(state, mesh)
 
   checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"),
                                             keep=config.keep_checkpoints, log=log)
@@ -165,62 +220,97 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     state = restored
     log(f"Resuming from checkpoint step {start} in {workdir}.")
   start = int(start or 0)
+  stored = read_results(workdir)
+  if start >= config.num_steps and stored and stored.get("step") == start:
+    checkpointer.close()
+    log(f"Nothing to do: {workdir} finished at step {start}; its results are in "
+        f"{os.path.join(workdir, RESULTS_FILE)}.")
+    return stored["train_mean"]
   if start >= config.num_steps:
-    log(f"Nothing to do: the checkpoint is at step {start} >= num_steps={config.num_steps}.")
+    log(f"Nothing to train: the checkpoint is at step {start} >= num_steps={config.num_steps}.")
 
   writer = writers.MetricWriter(workdir, enabled=is_main)
-  samples_dir = os.path.join(workdir, "samples")
+  samples_dirs = [os.path.join(workdir, "samples", f"seed_{s}" if many else "") for s in seeds]
   if is_main:
-    os.makedirs(samples_dir, exist_ok=True)
-  z_fixed, labels_fixed = fixed_latents(config, gan.num_classes)
-  sample_fn = jax.jit(lambda s: step_lib.generate(gan, s, z_fixed, labels_fixed,
-                                                  use_ema=config.ema_decay > 0))
+    for folder in samples_dirs:
+      os.makedirs(folder, exist_ok=True)
+  latents = [fixed_latents(_seed_config(config, s), gan.num_classes) for s in seeds]
+  generate = lambda s, z, labels: step_lib.generate(gan, s, z, labels,
+                                                    use_ema=config.ema_decay > 0)
+  if many:
+    z_fixed = jnp.stack([z for z, _ in latents])
+    labels_fixed = None if gan.num_classes == 0 else jnp.stack([l for _, l in latents])
+    sample_fn = jax.jit(lambda s: jax.vmap(generate)(s, z_fixed, labels_fixed))
+  else:
+    sample_fn = jax.jit(lambda s: generate(s, *latents[0]))
   reference = spec.sample_reference(source) if spec.sample_reference else None
 
   def write_samples(step, state):
-    picture = _sample_picture(checkpointing.host_array(sample_fn(state)), reference)
-    if is_main:
-      images.save_png(picture, os.path.join(samples_dir, f"step_{step:06d}.png"))
-      writer.image(step, "samples", picture)
+    samples = checkpointing.host_array(sample_fn(state))
+    for i, folder in enumerate(samples_dirs):
+      picture = _sample_picture(samples[i] if many else samples, reference)
+      if is_main:
+        images.save_png(picture, os.path.join(folder, f"step_{step:06d}.png"))
+        writer.image(step, f"samples/seed_{seeds[i]}" if many else "samples", picture)
 
-  evaluator = _make_evaluator(config, gan, log) if config.get("eval_every", 0) else None
+  evaluator = _make_evaluator(config, gan, log) if (
+      config.get("eval_every", 0) or config.get("final_eval", False)) else None
+
+  def evaluate(state) -> list[dict]:
+    return [evaluator(_index(state, i) if many else state) for i in range(len(seeds))]
+
   rows = config.batch_size * config.n_critic
   bar = writers.Progress(config.num_steps, start, enabled=is_main and progress)
-  window, skipped, metrics = [], 0, {}
+  window, skipped = [], 0
+  last = (stored or {}).get("train_per_seed")  # per seed, the last logged window's means
   if start == 0 and config.sample_every:
     write_samples(0, state)
   try:
     for step in range(start, config.num_steps):
-      local = source.batch(step, rows, config.seed, jax.process_index(), jax.process_count())
-      batch = parallel.global_batch({"image": local["image"], "label": local["label"]}, mesh)
+      local = [source.batch(step, rows, s, jax.process_index(), jax.process_count())
+               for s in seeds]
+      local = _stack(local) if many else local[0]
+      batch = parallel.global_batch({"image": local["image"], "label": local["label"]}, mesh,
+                                    seed_axis=many)
       state, device_metrics = step_fn(state, batch, rng)
-      metrics = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
+      per_seed = np.stack([np.atleast_1d(np.asarray(v, np.float64))
+                           for v in jax.device_get(device_metrics).values()], axis=1)
+      per_seed = [dict(zip(device_metrics, row)) for row in per_seed]
       done = step + 1
-      if metrics["finite"] != 1.0:
+      bad = [i for i, m in enumerate(per_seed) if m["finite"] != 1.0]
+      if bad:
+        where = (f"seed {seeds[bad[0]]}: " if many else "") + _nonfinite_quantity(per_seed[bad[0]])
         if config.nan_policy == "stop":
           kept = checkpointer.steps()
           raise NonFiniteError(
-              f"Training stopped at step {done}: {_nonfinite_quantity(metrics)} became "
+              f"Training stopped at step {done}: {where} became "
               f"non-finite (NaN or inf). The last good checkpoint "
               f"({'step ' + str(kept[-1]) if kept else 'none yet'}) is kept and nothing was "
               f"written after it. Lower the learning rates, or set "
               f"--config.nan_policy=skip_step to skip such updates.")
         skipped += 1
-        log(f"WARNING: step {done}: {_nonfinite_quantity(metrics)} is non-finite; the update was "
-            f"skipped ({skipped} so far).")
-        continue
-      window.append(metrics)
+        log(f"WARNING: step {done}: {where} is non-finite; the update was skipped "
+            f"({skipped} so far).")
+      # A skipped (non-finite) update leaves its seed's state as it was and is not logged.
+      window.append([None if i in bad else {k: float(v) for k, v in m.items()}
+                     for i, m in enumerate(per_seed)])
       if done % config.log_every == 0 or done == config.num_steps:
-        mean = {k: float(np.mean([m[k] for m in window])) for k in window[0]}
-        mean["steps_per_sec"] = bar.update(done, mean)
-        if skipped:
-          mean["skipped_steps"] = skipped
-        writer.scalars(done, mean)
+        last = [_window_mean([w[i] for w in window]) or (last[i] if last else None)
+                for i in range(len(seeds))]
+        logged = [m for m in last if m]
+        if logged:
+          mean = {k: float(np.mean([m[k] for m in logged])) for k in logged[0]}
+          mean["steps_per_sec"] = bar.update(done, mean)
+          if skipped:
+            mean["skipped_steps"] = skipped
+          writer.scalars(done, mean)
         window = []
       if config.sample_every and done % config.sample_every == 0:
         write_samples(done, state)
-      if evaluator and done % config.eval_every == 0:
-        writer.scalars(done, evaluator(state))
+      if config.get("eval_every", 0) and done % config.eval_every == 0:
+        results = evaluate(state)
+        writer.scalars(done, {f"eval/{k}": float(np.mean([r["model"][k] for r in results]))
+                              for k in results[0]["model"]})
       if done % config.checkpoint_every == 0 or done == config.num_steps:
         checkpointer.save(done, state)
   finally:
@@ -231,16 +321,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   if config.sample_every == 0 or config.num_steps % config.sample_every:
     write_samples(config.num_steps, state)
   if is_main:
-    _write_progress(samples_dir, workdir)
+    for i, folder in enumerate(samples_dirs):
+      suffix = f"_seed{seeds[i]}" if many else ""
+      _write_progress(folder, workdir, suffix)
+  final_eval = evaluate(state) if config.get("final_eval", False) else None
+  logged = [m for m in (last or []) if m]
+  train_mean = {k: float(np.mean([m[k] for m in logged])) for k in logged[0]} if logged else {}
+  if is_main:
+    results = dict(step=config.num_steps, seeds=seeds, train_per_seed=last,
+                   train_mean=train_mean, skipped_steps=skipped)
+    if final_eval is not None:
+      results["eval_per_seed"] = [r["model"] for r in final_eval]
+      results["eval_reference"] = final_eval[0]["reference"]
+      writer.scalars(config.num_steps, {
+          f"eval/{k}": float(np.mean([r["model"][k] for r in final_eval]))
+          for k in final_eval[0]["model"]})
+    _write_results(workdir, results)
   writer.close()
-  return metrics
+  return train_mean
 
 
-def _write_progress(samples_dir: str, workdir: str) -> None:
+def _window_mean(window: list) -> Optional[dict]:
+  """Means of the logged metrics over a window, skipping updates that were not applied."""
+  window = [m for m in window if m is not None]
+  if not window:
+    return None
+  return {k: float(np.mean([m[k] for m in window])) for k in window[0]}
+
+
+def _write_progress(samples_dir: str, workdir: str, suffix: str = "") -> None:
   paths = sorted(glob.glob(os.path.join(samples_dir, "step_*.png")))
   if not paths:
     return
   grids = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
   steps = [int(os.path.basename(p)[len("step_"):-len(".png")]) for p in paths]
-  images.save_png(images.progress_image(grids, steps), os.path.join(workdir, "progress.png"))
-  images.save_png(grids[-1], os.path.join(workdir, "samples.png"))
+  images.save_png(images.progress_image(grids, steps),
+                  os.path.join(workdir, f"progress{suffix}.png"))
+  images.save_png(grids[-1], os.path.join(workdir, f"samples{suffix}.png"))

@@ -38,13 +38,14 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def global_batch(local_batch: dict, mesh: Mesh) -> dict:
+def global_batch(local_batch: dict, mesh: Mesh, seed_axis: bool = False) -> dict:
   """Assembles each process's rows into one global batch sharded along ``'data'``.
 
   On one process this is a sharded ``device_put``; on several, process p passes rows
-  ``[p * B / P, (p + 1) * B / P)`` of the global batch and gets the global array back.
+  ``[p * B / P, (p + 1) * B / P)`` of the global batch and gets the global array back. With
+  ``seed_axis`` the arrays are ``[num_seeds, B, ...]`` and the rows are their second axis.
   """
-  sharding = NamedSharding(mesh, P(DATA_AXIS))
+  sharding = NamedSharding(mesh, P(None, DATA_AXIS) if seed_axis else P(DATA_AXIS))
   if jax.process_count() == 1:
     return jax.device_put(local_batch, sharding)
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), local_batch)
@@ -52,16 +53,22 @@ def global_batch(local_batch: dict, mesh: Mesh) -> dict:
 
 def sharded_train_step(gan: step_lib.GAN, mesh: Mesh,
                        schedule: step_lib.Schedule = step_lib.DEFAULT_SCHEDULE,
-                       skip_nonfinite: bool = False, donate=True):
+                       skip_nonfinite: bool = False, donate=True, num_seeds: int = 0):
   """`gan.step.train_step` jitted for a replicated state and a ``'data'``-sharded global batch.
 
   The schedule is used as given (`gan.config.resolve_schedule` picks whole batches for D on a
   mesh of several devices, where pieces of the global batch would straddle devices).
+
+  With ``num_seeds > 0`` the step is ``vmap``-ed over a leading seed axis of the state, the batch
+  (``[num_seeds, B, ...]``, rows sharded) and the rng: independent runs in one program.
   """
   replicated = NamedSharding(mesh, P())
   step = functools.partial(step_lib.train_step, gan, skip_nonfinite=skip_nonfinite,
                            schedule=schedule)
-  return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P(DATA_AXIS)), replicated),
+  if num_seeds:
+    step = jax.vmap(step)
+  rows = NamedSharding(mesh, P(None, DATA_AXIS) if num_seeds else P(DATA_AXIS))
+  return jax.jit(step, in_shardings=(replicated, rows, replicated),
                  out_shardings=(replicated, replicated), donate_argnums=(0,) if donate else (),
                  compiler_options=schedule.compiler_options())
 

@@ -121,7 +121,7 @@ class FiniteSource(Source):
                read: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]):
     super().__init__(spec, split, num_examples)
     if num_examples < 1:
-      raise ValueError(f"Split {split!r} of {name!r} is empty.")
+      raise ValueError(f"Split {split!r} of {spec.name!r} is empty.")
     self._read = read
     self._permutation_cache: tuple[tuple[int, int], np.ndarray] | None = None
 
