@@ -19,6 +19,9 @@ of `PROTOCOLS`), never a guess from the data's shape:
   ``config.inception_weights``), for CIFAR-10 and CelebA;
 * ``mixture``: the VEEGAN/PacGAN mixture metrics (modes, high-quality samples, reverse KL) against
   the spec's ground-truth mixture, for the 2-D toys;
+* ``stacked_mnist``: modes covered out of 1,000 and KL(generated modes || uniform), each channel
+  read by the in-repo MNIST classifier, beside the same numbers for real stacked test images
+  (Metz et al. 2017; VEEGAN; PacGAN);
 * ``moments``: mean and standard deviation, for the 1-D toy.
 
 A dataset whose spec names no protocol (e.g. ``fashion_mnist``: no network here knows clothes) is
@@ -44,6 +47,10 @@ from gan import step as step_lib
 from gan.config import ConfigError
 
 MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN protocol
+# PacGAN scores 26,000 generated Stacked MNIST samples (stacked_MNIST_experiments/
+# VEEGAN_experiment/config.py, "num_test_sample"); the stacked_mnist protocol takes
+# config.eval_num_samples, which experiments/configs/dcgan_stacked_mnist.py sets to this.
+STACKED_MNIST_SAMPLES = 26000
 MOMENT_SAMPLES = 10000
 _EVAL_SALT = 0xE7A1
 
@@ -145,6 +152,37 @@ def real_references(config: ml_collections.ConfigDict, network: FeatureNetwork) 
               num_test=len(test["image"]))
 
 
+def _image_references(evaluator: "Evaluator") -> dict:
+  return real_references(evaluator.config, evaluator.network)
+
+
+def stacked_mnist_digits(network: FeatureNetwork, images: np.ndarray) -> np.ndarray:
+  """The digit ``network`` reads in each channel of ``images``: int ``[N, C]``.
+
+  Args:
+    network: a digit classifier's `FeatureNetwork` (its ``probabilities`` are ``[N, 10]``).
+    images: ``[N, 28, 28, C]`` in [-1, 1]; each channel is classified as a ``[N, 28, 28, 1]``
+      digit (PacGAN's ``log_metrics`` reads channels 0, 1, 2 the same way).
+  """
+  images = np.asarray(images)
+  if images.ndim != 4:
+    raise ValueError(f"images must be [N, H, W, C]; got shape {images.shape}.")
+  return np.stack([np.argmax(network(images[..., c:c + 1])["probabilities"], axis=-1)
+                   for c in range(images.shape[-1])], axis=1)
+
+
+def _stacked_mnist_references(evaluator: "Evaluator") -> dict:
+  """Modes and KL of the first ``eval_num_samples`` real images of the eval split, and how
+  often the classifier reads their mode right (their labels are their modes)."""
+  spec, config = evaluator.spec, evaluator.config
+  real = data.make_source(spec.name, spec.eval_split, data_dir=config.data_dir or None
+                          ).all_examples(limit=config.eval_num_samples)
+  digits = stacked_mnist_digits(evaluator.network, real["image"])
+  modes = digits @ (10 ** np.arange(digits.shape[1] - 1, -1, -1))
+  return dict(reference=metrics.stacked_mnist_modes(digits), num_test=len(digits),
+              mode_accuracy=float(np.mean(modes == real["label"])))
+
+
 @dataclasses.dataclass(frozen=True)
 class Protocol:
   """How samples of a dataset are evaluated.
@@ -152,9 +190,12 @@ class Protocol:
   Attributes:
     evaluate: ``evaluate(evaluator, gan, state) -> {'model': ..., 'reference': ..., ...}``.
     feature_network: ``(config, log) -> FeatureNetwork`` for protocols in a feature space.
+    references: ``(evaluator) -> dict``: the real-data references, computed once per
+      `Evaluator` on first use (``evaluator.references``); None for protocols that need none.
   """
   evaluate: Callable[..., dict]
   feature_network: Optional[Callable[..., FeatureNetwork]] = None
+  references: Optional[Callable[["Evaluator"], dict]] = None
 
 
 def _evaluate_images(evaluator: "Evaluator", gan, state) -> dict:
@@ -177,6 +218,18 @@ def _evaluate_mixture(evaluator: "Evaluator", gan, state) -> dict:
               num_samples=MIXTURE_SAMPLES)
 
 
+def _evaluate_stacked_mnist(evaluator: "Evaluator", gan, state) -> dict:
+  network, references = evaluator.network, evaluator.references
+  samples = generate_samples(gan, state, evaluator.config.eval_num_samples, evaluator.config.seed,
+                             gan.num_classes, use_ema=gan.ema_decay > 0)
+  model = metrics.stacked_mnist_modes(stacked_mnist_digits(network, samples))
+  return dict(model=model, reference=references["reference"], num_samples=len(samples),
+              num_test=references["num_test"], feature_network=network.name,
+              reference_mode_accuracy=references["mode_accuracy"],
+              reference_notes={key: f"real stacked test images (N = {references['num_test']})"
+                               for key in model})
+
+
 def _evaluate_moments(evaluator: "Evaluator", gan, state) -> dict:
   samples = generate_samples(gan, state, MOMENT_SAMPLES, evaluator.config.seed,
                              use_ema=gan.ema_decay > 0)
@@ -187,10 +240,12 @@ def _evaluate_moments(evaluator: "Evaluator", gan, state) -> dict:
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    "mnist_classifier": Protocol(_evaluate_images, _mnist_classifier),
-    "inception": Protocol(_evaluate_images, _inception),
+    "mnist_classifier": Protocol(_evaluate_images, _mnist_classifier, _image_references),
+    "inception": Protocol(_evaluate_images, _inception, _image_references),
     "mixture": Protocol(_evaluate_mixture),
     "moments": Protocol(_evaluate_moments),
+    "stacked_mnist": Protocol(_evaluate_stacked_mnist, _mnist_classifier,
+                              _stacked_mnist_references),
 }
 
 
@@ -231,9 +286,12 @@ class Evaluator:
 
   @property
   def references(self) -> dict:
-    """Features of the eval split and the real-data reference metrics (computed on first use)."""
+    """The protocol's real-data references, e.g. features of the eval split and the reference
+    metrics (computed on first use)."""
     if self._references is None:
-      self._references = real_references(self.config, self.network)
+      if self.protocol.references is None:
+        raise ValueError(f"The {self.spec.evaluation!r} evaluation has no real-data references.")
+      self._references = self.protocol.references(self)
     return self._references
 
   def __call__(self, gan: step_lib.GAN, state: step_lib.GANState) -> dict:
@@ -259,6 +317,8 @@ def evaluate_state(config: ml_collections.ConfigDict, gan: step_lib.GAN,
   precision/recall (k = 3) and density/coverage (k = 5) of ``eval_num_samples`` generated images
   against the test split, beside the same metrics for real training images (the reference).
   For the 2-D toys: modes captured, high-quality fraction and reverse KL on 2,500 samples.
+  For Stacked MNIST: modes (of 1,000) and reverse KL of ``eval_num_samples`` samples, beside the
+  same for as many real stacked test images.
   """
   return Evaluator(config, log, network, references)(gan, state)
 
@@ -269,6 +329,7 @@ def format_table(result: dict) -> str:
   notes = {"fid": "floor: train vs test", "kid": "floor: train vs test",
            "score": "ceiling: test split", "modes": "all modes", "high_quality": "",
            "reverse_kl": ""}
+  notes.update(result.get("reference_notes", {}))
   for key, value in result["model"].items():
     if key.endswith("_std"):
       continue

@@ -120,3 +120,83 @@ def test_format_table():
       "| fid | 12.5000 | 2.0000 | floor: train vs test |\n"
       "| kid | 0.2500 ± 0.1250 | 0.0000 | floor: train vs test |\n"
       "| score | 7.0000 | 9.5000 | ceiling: test split |")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stacked MNIST: modes of 1,000 and KL to uniform, each channel read by a digit classifier.
+
+
+def _oracle_digit_network(data_dir):
+  """Reads a digit exactly: the label of the mnist5k image it equals (every stacked channel is
+  one). Stands in for the trained classifier, so the expected numbers follow from the labels."""
+  lookup = {}
+  for split in ("train", "test"):
+    examples = data.make_source("mnist5k", split, data_dir=data_dir).all_examples()
+    for image, label in zip(examples["image"], examples["label"]):
+      lookup[image.tobytes()] = label
+
+  def outputs(images):
+    labels = np.array([lookup[np.ascontiguousarray(x).tobytes()] for x in np.asarray(images)])
+    return {"probabilities": np.eye(10)[labels]}
+
+  return evaluation.FeatureNetwork(outputs, "oracle")
+
+
+def _stacked_config(data_dir, num_samples):
+  config = common.base_config()
+  config.dataset = "stacked_mnist"
+  config.data_dir = data_dir
+  config.eval_num_samples = num_samples
+  return config
+
+
+def _evaluate_as_if_generated(monkeypatch, config, images):
+  """The stacked_mnist protocol with ``images`` in place of the generator's samples."""
+  monkeypatch.setattr(evaluation, "generate_samples",
+                      lambda gan, state, num, *args, **kwargs: images[:num])
+  evaluator = evaluation.Evaluator(config, log=lambda m: None,
+                                   network=_oracle_digit_network(config.data_dir))
+  return evaluator(config_lib.build_gan(config), None)
+
+
+def test_stacked_mnist_protocol_on_real_images_finds_nearly_all_modes(tmp_path, monkeypatch):
+  config = _stacked_config(str(tmp_path), 5000)
+  real_train = data.make_source("stacked_mnist", "train", data_dir=str(tmp_path)).all_examples(
+      limit=5000)
+  result = _evaluate_as_if_generated(monkeypatch, config, real_train["image"])
+  # By hand from the labels (the oracle reads every digit right): the histogram of true modes.
+  counts = np.bincount(real_train["label"], minlength=1000) / 5000
+  kl = np.sum(counts[counts > 0] * np.log(1000 * counts[counts > 0]))
+  assert result["model"]["modes"] == np.count_nonzero(counts)
+  np.testing.assert_allclose(result["model"]["reverse_kl"], kl, rtol=1e-12)
+  # 5,000 uniform draws of 1,000 modes: 1000 (1 - e^-5) = 993 expected, KL ~ 999 / 10000.
+  assert result["model"]["modes"] >= 985 and result["model"]["reverse_kl"] < 0.15
+  # The reference: as many real test images, read the same way, every mode read right.
+  assert result["num_samples"] == result["num_test"] == 5000
+  assert result["reference"]["modes"] >= 985 and result["reference"]["reverse_kl"] < 0.15
+  assert result["reference_mode_accuracy"] == 1.0
+  assert result["feature_network"] == "oracle"
+  table = evaluation.format_table(result)
+  assert "| modes |" in table and "real stacked test images (N = 5000)" in table
+
+
+def test_stacked_mnist_protocol_on_one_repeated_image(tmp_path, monkeypatch):
+  config = _stacked_config(str(tmp_path), 300)
+  image = data.make_source("stacked_mnist", "test", data_dir=str(tmp_path)).all_examples(
+      limit=1)["image"]
+  result = _evaluate_as_if_generated(monkeypatch, config, np.repeat(image, 300, axis=0))
+  # All mass on one of 1,000 modes: KL(p || u) = 1 * log(1 / (1/1000)) = log 1000 = 6.9078.
+  assert result["model"]["modes"] == 1
+  np.testing.assert_allclose(result["model"]["reverse_kl"], np.log(1000.0), rtol=1e-12)
+
+
+def test_stacked_mnist_digits_reads_each_channel():
+  images = np.zeros((2, 28, 28, 3), np.float32)
+  images[..., 1] = 0.5
+  images[1, ..., 2] = 1.0
+  # A "classifier" that reads a digit as its mean pixel value, rounded, plus 2.
+  network = evaluation.FeatureNetwork(
+      lambda x: {"probabilities": np.eye(10)[np.rint(x.mean(axis=(1, 2, 3))).astype(int) + 2]},
+      "mean")
+  np.testing.assert_array_equal(evaluation.stacked_mnist_digits(network, images),
+                                [[2, 2, 2], [2, 2, 3]])

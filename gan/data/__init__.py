@@ -16,6 +16,7 @@ from gan.data.registry import DatasetSpec, Mixture, get, names, register
 from gan.data.source import Source
 from gan.data import tfds  # registers the TFDS datasets
 from gan.data import toys  # registers the toys
+from gan.data import stacked_mnist  # registers stacked_mnist (built from mnist5k)
 from gan.data.tfds import DatasetNotAvailableError, default_data_dir
 
 __all__ = ["DatasetSpec", "Mixture", "Source", "DatasetNotAvailableError", "get", "names",

@@ -1,5 +1,6 @@
-"""DCGAN families: the seed material's Keras DCGAN (``dcgan28``) and Radford et al. 2015
-(``dcgan32`` for CIFAR-10, ``dcgan64`` for CelebA-64)."""
+"""DCGAN families: the seed material's Keras DCGAN (``dcgan28``, 28x28 with any number of
+channels: MNIST, Stacked MNIST) and Radford et al. 2015 (``dcgan32`` for CIFAR-10, ``dcgan64`` for
+CelebA-64)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from gan.models.layers import (KERAS_BN, UpsampleConv, conditioned_latent, dcgan
 
 
 class DCGAN28Generator(nn.Module):
-  """The seed's Keras DCGAN generator for 28x28x1 images.
+  """The seed's Keras DCGAN generator for 28x28xC images (C = ``channels``; the seed's is 1).
 
   Dense(128*7*7) -> LeakyReLU(0.2) -> BatchNorm -> reshape 7x7x128 -> nearest upsample x2 ->
-  Conv 64 k5 same -> BatchNorm -> LeakyReLU(0.2) -> upsample x2 -> Conv 1 k5 same -> tanh.
-  852,609 trainable parameters (Keras counts 865,281 with the BatchNorm moving statistics).
+  Conv 64 k5 same -> BatchNorm -> LeakyReLU(0.2) -> upsample x2 -> Conv C k5 same -> tanh.
+  852,609 trainable parameters for C = 1 (Keras counts 865,281 with the BatchNorm moving
+  statistics); each further channel adds the last conv's 5*5*64 + 1 = 1,601.
   """
   num_classes: int = 0
   phase_decomposed: bool = True
   axis_name: Optional[str] = None
+  channels: int = 1
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
@@ -36,15 +39,16 @@ class DCGAN28Generator(nn.Module):
     h = h.reshape(h.shape[0], 7, 7, 128)
     h = UpsampleConv(64, 5, self.phase_decomposed, name="upconv_0")(h)
     h = nn.leaky_relu(bn("bn_1")(h), 0.2)
-    h = UpsampleConv(1, 5, self.phase_decomposed, name="upconv_1")(h)
+    h = UpsampleConv(self.channels, 5, self.phase_decomposed, name="upconv_1")(h)
     return jnp.tanh(h)
 
 
 class DCGAN28Discriminator(nn.Module):
-  """The seed's Keras DCGAN discriminator for 28x28 images, returning a logit.
+  """The seed's Keras DCGAN discriminator for 28x28xC images, returning a logit.
 
   Conv 64 k5 s2 same -> LeakyReLU(0.2) -> Dropout 0.3 -> Conv 128 k5 s2 same -> LeakyReLU(0.2) ->
-  Dropout 0.3 -> Flatten -> Dense 1. 212,865 parameters.
+  Dropout 0.3 -> Flatten -> Dense 1. 212,865 parameters for C = 1; the first conv takes its C
+  input channels from the data, each further one adding 5*5*64 = 1,600.
   """
   dropout_rate: float = 0.3
   num_classes: int = 0
@@ -122,11 +126,12 @@ class DCGANDiscriminator(nn.Module):
 
 
 def _build_dcgan28(config, data_shape, num_classes):
-  if tuple(data_shape) != (28, 28, 1):
-    raise ValueError(f"model 'dcgan28' makes 28x28x1 images, but the data shape is "
-                     f"{tuple(data_shape)}; use it with mnist-like data or pick "
-                     "dcgan32/dcgan64/mlp.")
-  return (DCGAN28Generator(num_classes, config.get("phase_decomposed_upsample", True)),
+  if len(data_shape) != 3 or tuple(data_shape[:2]) != (28, 28) or data_shape[2] < 1:
+    raise ValueError(f"model 'dcgan28' makes 28x28x1 images (or 28x28xC, e.g. stacked_mnist's "
+                     f"28x28x3), but the data shape is {tuple(data_shape)}; use it with "
+                     "mnist-like data or pick dcgan32/dcgan64/mlp.")
+  return (DCGAN28Generator(num_classes, config.get("phase_decomposed_upsample", True),
+                           channels=int(data_shape[2])),
           DCGAN28Discriminator(config.get("d_dropout", 0.3), num_classes))
 
 
@@ -154,7 +159,7 @@ registry.register(registry.ModelFamily(
     # D has no BatchNorm and its stride-2 convs cost more per example above batch 64 on a CPU
     # (benchmarks/results/convs_cpu.md), so a larger batch goes through D in pieces of 64.
     cpu_d_chunk_size=64,
-    description="the seed material's Keras DCGAN for 28x28x1 images"))
+    description="the seed material's Keras DCGAN for 28x28xC images (MNIST, Stacked MNIST)"))
 for _size in (32, 64):
   registry.register(registry.ModelFamily(
       name=f"dcgan{_size}", generator=DCGANGenerator, discriminator=DCGANDiscriminator,
