@@ -86,3 +86,12 @@ def reject_unexpected_arguments(argv) -> None:
     print(f"error: unexpected arguments {' '.join(argv[1:])!r}; every input is a --flag "
           f"(see --helpfull).", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
+
+
+def load_config_module(path: str):
+  """The config file at ``path`` as a module (for its optional ``sweep()`` / ``paper_results()``)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location("jaxgan_config_" + str(abs(hash(path))), path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module

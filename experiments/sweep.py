@@ -1,18 +1,22 @@
-r"""Runs a grid of configs x seeds, one workdir each, and tabulates their final metrics.
+r"""Runs a sweep: every point of a config's ``sweep()`` (or of --grid x --seeds) as its own run.
 
-  python -m experiments.sweep --workdir workdirs/loss_sweep \
-      --config experiments/configs/toy_ring.py \
-      --grid loss=non_saturating,saturating,hinge --seeds 0,1,2
+  python -m experiments.sweep --config experiments/configs/toy_ring.py --root workdirs/ring \
+      [--grid loss=non_saturating,hinge] [--seeds 0,1,2] [--parallel 2] [--print_commands] \
+      [--config.num_steps=2000 ...]
 
-Each point of the grid is an ordinary run in ``<workdir>/<field=value,...,seed=N>`` (so an
-interrupted sweep resumes point by point, each from its checkpoints), and ``<workdir>/sweep.jsonl``
-collects one line per finished run. The runs go one after another; training many seeds in one
-compiled program (vmap over the state) is the planned next step.
+Each run trains in ``<root>/<name>`` (``name`` = its overrides, e.g. ``loss=hinge,seed=1``) as an
+ordinary, resumable `experiments.train` run that ends with a ``results.json``. A finished run is
+skipped and its stored results reported; an unfinished one resumes from its checkpoints.
+``--parallel N`` runs N at a time as separate processes; ``--print_commands`` prints one
+`experiments.train` command per run (for a SLURM array or a TPU queue) and trains nothing.
+``<root>/sweep.json`` records the config file and the runs; `experiments.aggregate` tabulates
+them (mean ± s.e. over seeds).
 """
 
-import itertools
 import json
 import os
+import shlex
+import subprocess
 import sys
 
 from absl import app
@@ -23,78 +27,104 @@ from experiments import cli
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                                "dcgan_mnist.py")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding one workdir per run.")
-_CONFIG = cli.define_config_flag(_DEFAULT_CONFIG, "Base config file.")
-_GRID = flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable): values to sweep.")
-_SEEDS = flags.DEFINE_string("seeds", "0", "Comma-separated seeds, e.g. 0,1,2.")
+_ROOT = flags.DEFINE_string("root", None, "Directory holding one workdir per run.")
+_CONFIG = cli.define_config_flag(_DEFAULT_CONFIG, "Base config file (may define sweep()).")
+_GRID = flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable), crossed with the "
+                                  "config's sweep(); tuple items separated by ':'.")
+_SEEDS = flags.DEFINE_string("seeds", None, "Comma-separated seeds crossed with every point.")
+_PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time (each in its own process).")
+_PRINT = flags.DEFINE_bool("print_commands", False, "Print one command per run; train nothing.")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
-flags.mark_flags_as_required(["workdir"])
-
-
-def parse_grid(specs, config):
-  """``['loss=a,b', 'batch_size=32,64']`` -> ``[('loss', ['a', 'b']), ('batch_size', [32, 64])]``.
-
-  Values are converted to the type of the base config's field; unknown fields are refused.
-  """
-  from gan import config as gan_config  # pylint: disable=g-import-not-at-top
-  grid = []
-  for spec in specs:
-    field, sep, values = spec.partition("=")
-    if not sep or not values:
-      raise gan_config.ConfigError(f"--grid {spec!r} is not of the form field=value1,value2,...")
-    if field not in config:
-      raise gan_config.ConfigError(f"--grid {spec!r}: config has no field {field!r}; fields are: "
-                                f"{', '.join(sorted(config.keys()))}.")
-    kind = type(config[field])
-    converted = []
-    for value in values.split(","):
-      try:
-        converted.append(value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
-      except ValueError as e:
-        raise gan_config.ConfigError(f"--grid {spec!r}: {value!r} is not a valid {kind.__name__} "
-                                  f"for config.{field}.") from e
-    grid.append((field, converted))
-  return grid
+flags.mark_flags_as_required(["root"])
 
 
 def parse_seeds(text):
-  from gan import config as gan_config  # pylint: disable=g-import-not-at-top
+  from gan.config import ConfigError  # pylint: disable=g-import-not-at-top
+  if text is None:
+    return None
   try:
     seeds = [int(s) for s in text.split(",")]
   except ValueError as e:
-    raise gan_config.ConfigError(f"--seeds {text!r} must be comma-separated integers, "
-                              f"e.g. 0,1,2.") from e
+    raise ConfigError(f"--seeds {text!r} must be comma-separated integers, e.g. 0,1,2.") from e
   if any(s < 0 for s in seeds):
-    raise gan_config.ConfigError(f"--seeds {text!r} must be non-negative integers.")
+    raise ConfigError(f"--seeds {text!r} must be non-negative integers.")
   return seeds
 
 
-def run_sweep(base, workdir, grid_specs, seeds_text):
-  from gan import config as gan_config, loop  # pylint: disable=g-import-not-at-top
-  grid = parse_grid(grid_specs, base)
-  seeds = parse_seeds(seeds_text)
-  points = []
-  for values in itertools.product(*[v for _, v in grid]):
-    for seed in seeds:
-      config = base.copy_and_resolve_references()
-      for (field, _), value in zip(grid, values):
-        config[field] = value
-      config.seed = seed
-      name = ",".join([f"{f}={v}" for (f, _), v in zip(grid, values)] + [f"seed={seed}"])
-      gan_config.check_config(config)  # every point is checked before any is run
-      points.append((name, config))
-  os.makedirs(workdir, exist_ok=True)
-  results = []
-  for name, config in points:
-    print(f"== {name}")
-    metrics = loop.train_and_evaluate(config, os.path.join(workdir, name))
-    results.append(dict(run=name, **metrics))
-    with open(os.path.join(workdir, "sweep.jsonl"), "a", encoding="utf-8") as f:
-      f.write(json.dumps(results[-1]) + "\n")
-  keys = ("d_loss", "g_loss", "d_real", "d_fake")
-  print("| run | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
-  for r in results:
-    print(f"| {r['run']} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" for k in keys) + " |")
+def plan(config_path, base, grid_specs=(), seeds_text=None):
+  """``[(name, overrides, config)]`` for every run, each config checked before any run starts."""
+  from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
+  module = cli.load_config_module(config_path)
+  points = module.sweep() if hasattr(module, "sweep") else [{}]
+  runs = []
+  for overrides in sweeps.cross(points, sweeps.parse_grid(grid_specs, base),
+                                parse_seeds(seeds_text)):
+    config = sweeps.apply_overrides(base, overrides)
+    config_lib.check_config(config)
+    runs.append((sweeps.run_name(overrides), overrides, config))
+  names = [name for name, _, _ in runs]
+  if len(set(names)) != len(names):
+    raise config_lib.ConfigError(f"the sweep names some runs twice: {names}.")
+  return runs
+
+
+def train_command(config_path, workdir, overrides, flag_overrides=()):
+  from gan import sweeps  # pylint: disable=g-import-not-at-top
+  return ([sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+           f"--config={config_path}"] + list(flag_overrides) +
+          [f"--config.{k}={sweeps.format_value(v)}" for k, v in overrides.items()])
+
+
+def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=1,
+              print_commands=False, flag_overrides=(), log=print):
+  """Runs (or skips, or resumes) every run of the sweep; returns ``{name: results}``."""
+  from gan import config as config_lib, loop  # pylint: disable=g-import-not-at-top
+  runs = plan(config_path, base, grid_specs, seeds_text)
+  if print_commands:
+    for name, overrides, _ in runs:
+      log(shlex.join(train_command(config_path, os.path.join(root, name), overrides,
+                                   flag_overrides)))
+    return {}
+  if os.path.exists(root) and not os.path.isdir(root):
+    raise config_lib.ConfigError(f"--root {root} is a file, not a directory.")
+  os.makedirs(root, exist_ok=True)
+  with open(os.path.join(root, "sweep.json"), "w", encoding="utf-8") as f:
+    json.dump(dict(config=os.path.abspath(config_path), flag_overrides=list(flag_overrides),
+                   runs=[dict(name=n, overrides=o) for n, o, _ in runs]), f, indent=2)
+  todo = []
+  for name, overrides, config in runs:
+    stored = loop.read_results(os.path.join(root, name))
+    if stored and stored.get("step") == config.num_steps:
+      log(f"== {name}: finished, skipped")
+    else:
+      todo.append((name, overrides, config))
+  if parallel <= 1:
+    for name, _, config in todo:
+      log(f"== {name}")
+      loop.train_and_evaluate(config, os.path.join(root, name), log=log)
+  else:
+    pending, active = list(todo), []
+    while pending or active:
+      while pending and len(active) < parallel:
+        name, overrides, _ = pending.pop(0)
+        log(f"== {name} (started)")
+        logfile = open(os.path.join(root, f"{name}.log"), "w", encoding="utf-8")
+        active.append((name, logfile, subprocess.Popen(
+            train_command(config_path, os.path.join(root, name), overrides, flag_overrides),
+            stdout=logfile, stderr=subprocess.STDOUT)))
+      name, logfile, process = active.pop(0)
+      process.wait()
+      logfile.close()
+      if process.returncode:
+        raise config_lib.ConfigError(f"run {name} failed (exit {process.returncode}); see "
+                                     f"{os.path.join(root, name + '.log')}. Finished runs are "
+                                     "kept: run the sweep again to resume.")
+      log(f"== {name} (done)")
+  results = {name: loop.read_results(os.path.join(root, name)) for name, _, _ in runs}
+  for name, result in results.items():
+    shown = (result or {}).get("eval_per_seed") or (result or {}).get("train_per_seed") or [{}]
+    log(f"{name}: " + " ".join(f"{k}={v:.4g}" for k, v in sorted((shown[0] or {}).items())
+                               if isinstance(v, (int, float))))
   return results
 
 
@@ -102,8 +132,11 @@ def main(argv):
   cli.reject_unexpected_arguments(argv)
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
+  config_path = flags.FLAGS["config"].config_filename
+  overrides = [a for a in sys.argv[1:] if a.startswith("--config.")]
   return cli.run_reporting_errors(
-      lambda: run_sweep(_CONFIG.value, _WORKDIR.value, _GRID.value, _SEEDS.value), _DEBUG.value)
+      lambda: run_sweep(config_path, _CONFIG.value, _ROOT.value, _GRID.value, _SEEDS.value,
+                        _PARALLEL.value, _PRINT.value, overrides), _DEBUG.value)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,11 @@ def main(argv):
     metrics = loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     if metrics:
       print("final: " + " ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
-    print(f"Samples: {os.path.join(_WORKDIR.value, 'samples.png')}; progress: "
-          f"{os.path.join(_WORKDIR.value, 'progress.png')}")
+    many = _CONFIG.value.get("num_seeds", 1) > 1
+    suffix = "_seed*" if many else ""
+    print(f"Samples: {os.path.join(_WORKDIR.value, f'samples{suffix}.png')}; progress: "
+          f"{os.path.join(_WORKDIR.value, f'progress{suffix}.png')}; results: "
+          f"{os.path.join(_WORKDIR.value, 'results.json')}")
 
   return cli.run_reporting_errors(run, _DEBUG.value)
 

@@ -59,7 +59,7 @@ def _snapshot(directory):
 
 
 TRAIN, EVALUATE, SWEEP = "experiments.train", "experiments.evaluate", "experiments.sweep"
-SAMPLE = "experiments.sample"
+SAMPLE, AGGREGATE = "experiments.sample", "experiments.aggregate"
 # (module, arguments with {placeholders}, what the error line must say)
 CASES = [
     (TRAIN, ["--workdir={base}/t1", "--config.loss=minimax"], "choose one of: saturating"),
@@ -101,11 +101,14 @@ CASES = [
     (SAMPLE, ["--workdir={run}", "--output={base}/x.npz", "--labels=3"], "not class conditional"),
     (SAMPLE, ["--workdir={run}", "--output={base}/x.npz", "--step=7"], "--step 7 has no checkpoint"),
     (SAMPLE, ["--workdir={run}", "--output={base}/x.npz", "--num_samples=0"], "must be positive"),
-    (SWEEP, ["--workdir={base}/s1", "--grid=loss"], "not of the form field=value1,value2"),
-    (SWEEP, ["--workdir={base}/s2", "--grid=los=hinge"], "config has no field 'los'"),
-    (SWEEP, ["--workdir={base}/s3", "--seeds=a,b"], "comma-separated integers"),
-    (SWEEP, ["--workdir={base}/s4", "--grid=loss=hinge,minimax"], "config.loss='minimax'"),
-    (SWEEP, ["--workdir={base}/s5", "--grid=batch_size=8,x"], "'x' is not a valid int"),
+    (SWEEP, ["--root={base}/s1", "--grid=loss"], "not of the form field=value1,value2"),
+    (SWEEP, ["--root={base}/s2", "--grid=los=hinge"], "config has no field 'los'"),
+    (SWEEP, ["--root={base}/s3", "--seeds=a,b"], "comma-separated integers"),
+    (SWEEP, ["--root={base}/s4", "--grid=loss=hinge,minimax"], "config.loss='minimax'"),
+    (SWEEP, ["--root={base}/s5", "--grid=batch_size=8,x"], "'x' is not a valid int"),
+    (SWEEP, ["--root={base}/s6", "--grid=conditional=ture"], "'ture' is not a valid bool"),
+    (SWEEP, ["--root={file}"], "is a file, not a directory"),
+    (AGGREGATE, ["--root={empty}"], "holds no sweep"),
 ]
 
 

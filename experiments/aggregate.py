@@ -1,0 +1,83 @@
+r"""Tabulates a sweep: one row per setting, each metric as mean ± standard error over seeds.
+
+  python -m experiments.aggregate --root workdirs/ring [--metrics modes,high_quality] [--train]
+
+Reads every ``<root>/*/results.json`` (runs of several seeds in one program count each seed),
+groups the runs by setting (their sweep overrides without the seed), and writes
+``<root>/summary.md`` and ``<root>/summary.csv``. Final evaluations are tabulated (``--train``:
+the last logged training metrics instead). Where the sweep's config file defines
+``paper_results()`` (``{setting: {metric: "6.3 ± 0.5"}}``), the paper's value stands beside ours.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from experiments import cli
+
+_ROOT = flags.DEFINE_string("root", None, "The sweep's root directory.")
+_METRICS = flags.DEFINE_list("metrics", None, "Metrics to report (default: all).")
+_TRAIN = flags.DEFINE_bool("train", False, "Tabulate training metrics, not the evaluation.")
+_DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
+flags.mark_flags_as_required(["root"])
+
+
+def collect(root, train=False):
+  """``(runs, paper)``: per run its setting and per-seed metric dicts; the config's paper values."""
+  from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
+  sweep_file = os.path.join(root, "sweep.json")
+  if not os.path.isfile(sweep_file):
+    raise config_lib.ConfigError(f"--root {root} holds no sweep (no sweep.json); pass the --root "
+                                 "given to experiments.sweep.")
+  with open(sweep_file, encoding="utf-8") as f:
+    sweep = json.load(f)
+  runs = []
+  for run in sweep["runs"]:
+    path = os.path.join(root, run["name"], "results.json")
+    if not os.path.isfile(path):
+      continue
+    with open(path, encoding="utf-8") as f:
+      results = json.load(f)
+    values = results.get("train_per_seed") if train else results.get("eval_per_seed")
+    if values:
+      runs.append(dict(setting=sweeps.setting_name(run["overrides"]),
+                       values=[v for v in values if v]))
+  paper = {}
+  if os.path.isfile(sweep["config"]):
+    module = cli.load_config_module(sweep["config"])
+    if hasattr(module, "paper_results"):
+      paper = module.paper_results()
+  return runs, paper
+
+
+def aggregate(root, metrics=None, train=False, log=print):
+  """Writes ``summary.md`` / ``summary.csv`` under ``root``; returns the Markdown table."""
+  from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
+  runs, paper = collect(root, train)
+  if not runs:
+    raise config_lib.ConfigError(
+        f"--root {root} has no finished run with {'training metrics' if train else 'a final evaluation'}"
+        f"{'' if train else ' (set config.final_eval=True, or pass --train)'}.")
+  rows = sweeps.aggregate(runs, metrics)
+  table = sweeps.markdown_table(rows, paper)
+  with open(os.path.join(root, "summary.md"), "w", encoding="utf-8") as f:
+    f.write(table + "\n")
+  with open(os.path.join(root, "summary.csv"), "w", encoding="utf-8") as f:
+    f.write(sweeps.csv_table(rows))
+  log(table)
+  return table
+
+
+def main(argv):
+  cli.reject_unexpected_arguments(argv)
+  if not _DEBUG.value:
+    logging.set_verbosity(logging.WARNING)
+  return cli.run_reporting_errors(
+      lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value), _DEBUG.value)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)
