@@ -87,6 +87,7 @@ def build_gan(config: ml_collections.ConfigDict) -> step_lib.GAN:
       r1_gamma=float(resolved.get("r1_gamma", 0.0)),
       gp_weight=float(resolved.get("gp_weight", 0.0)),
       d_weight_clip=float(resolved.get("d_weight_clip", 0.0)),
+      pack=int(resolved.get("pack", 1)),
   )
 
 
@@ -175,6 +176,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   for field in ("batch_size", "num_steps", "n_critic", "latent_dim", "log_every",
                 "checkpoint_every", "keep_checkpoints", "num_samples"):
     positive(field, int)
+  if "num_seeds" in config:
+    positive("num_seeds", int)
   _require(0.0 <= config.ema_decay < 1.0,
            f"config.ema_decay={config.ema_decay!r} must be in [0, 1) (0 turns EMA off).")
   _require(0.0 <= config.d_dropout < 1.0,
@@ -193,9 +196,24 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   _require(config.batch_size % processes == 0,
            f"config.batch_size={config.batch_size} cannot be split evenly over {processes} "
            f"processes; use a multiple of {processes}.")
+  pack = config.get("pack", 1)  # batch_size counts samples; D sees batch_size / pack inputs
+  _require(isinstance(pack, int) and not isinstance(pack, bool) and pack >= 1,
+           f"config.pack={pack!r} must be a positive integer: 1 (no packing) or m, the samples "
+           "D judges at once (PacGAN2 = 2).")
+  _require(config.batch_size % (pack * devices) == 0,
+           f"config.batch_size={config.batch_size} samples cannot be packed {pack} at a time into "
+           f"whole packed inputs on each of {devices} devices; use a multiple of pack x devices = "
+           f"{pack * devices} (the PacGAN configs set batch_size = 100 * pack).")
+  _require(pack == 1 or not config.conditional,
+           f"config.pack={pack} with config.conditional=True: a packed input would hold {pack} "
+           "samples of different classes, but D takes one label per input. Use pack=1 or "
+           "conditional=False.")
   spec = data.get(config.dataset)
   _require(not config.conditional or spec.num_classes > 0,
            f"config.conditional=True needs labelled data, but {config.dataset!r} has no classes.")
+  _require(not config.get("final_eval", False) or spec.evaluation is not None,
+           f"config.final_eval=True asks for a final evaluation, but {config.dataset!r} cannot "
+           f"be evaluated here: {spec.evaluation_note} Set final_eval=False.")
   _require(not config.get("eval_every", 0) or spec.evaluation is not None,
            f"config.eval_every={config.get('eval_every')} asks for evaluation during training, but "
            f"{config.dataset!r} cannot be evaluated here: {spec.evaluation_note} Set "

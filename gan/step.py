@@ -20,6 +20,14 @@ would (``8 n_critic + 2`` on real, for losses that compare with real logits, ``+
 The gradient penalty evaluates D at the mixes with the real examples' labels and dropout masks
 (in a conditional GAN a mix of two classes is judged under the real example's class).
 
+Packing (PacGAN, Lin et al. 2018; ``GAN.pack = m``): D judges m samples at once. The batch still
+holds samples, one key each (z is drawn per sample); `pack_samples` turns each D update's N real
+samples, and its N generated ones, into N / m packed inputs, samples ``i m .. i m + m - 1``
+concatenated along the last (feature or channel) axis. Everything D-side is per packed input:
+packed input i draws its dropout masks and its GP mixing weight from the key of its first sample,
+``i m``, with the salts above; R1 and GP take gradients with respect to the packed input. With
+m = 1 nothing changes.
+
 What is computed is fixed by `GAN` (the objective: models, optimizers, loss, regularizers). How
 it is scheduled on a machine is a separate `Schedule` (one D call or two, D in pieces, the XLA
 compiler options), resolved once by `gan.config.resolve_schedule`; a schedule changes at most the
@@ -84,6 +92,17 @@ class GAN:
     r1_gamma: weight gamma of R1; the loss adds ``gamma / 2 * E||grad D(x)||^2``.
     gp_weight: weight lambda of the WGAN-GP penalty.
     d_weight_clip: c > 0 clips every D parameter to [-c, c] after each D update (WGAN).
+    pack: m >= 1 samples per D input (PacGAN, Lin et al. 2018; 1 = no packing). A D update's N
+      samples become N / m packed inputs (`pack_samples`): m real samples concatenated along the
+      last axis, or m generated ones, never a mix, as in the authors' code (fjxmlzn/PacGAN,
+      synthetic_data_experiments/PacGAN/pacgan/bricks.py:63-67 concatenates m generated batches
+      on axis 1 and datasets.py:73-80 stacks m real columns; stacked_MNIST_experiments/
+      VEEGAN_experiment/model.py:110-113, 379-384 on the channel axis). D is initialised on the
+      packed shape (`packed_shape`). A G with BatchNorm is run once per pack slot (samples
+      ``j, j + m, ...``), each slot normalised over its own samples, as the authors call G m times
+      (bricks.py:64-66); its running statistics take the mean of the m slots' updates, as their
+      merged population updates do (2DRing_GAN&PacGAN/pacgan_task.py:129-149). Unconditional
+      only: a packed input would hold samples of m classes but take one label.
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -98,6 +117,14 @@ class GAN:
   r1_gamma: float = 0.0
   gp_weight: float = 0.0
   d_weight_clip: float = 0.0
+  pack: int = 1
+
+  def __post_init__(self):
+    if isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1:
+      raise ValueError(f"pack={self.pack!r} must be a positive integer (1 = no packing).")
+    if self.pack > 1 and self.num_classes:
+      raise ValueError(f"pack={self.pack} needs an unconditional GAN: a packed input holds "
+                       f"{self.pack} samples but D takes one label per input.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,13 +172,47 @@ def make_optimizer(name: str, learning_rate: float, b1: float = 0.5, b2: float =
   return OPTIMIZERS[name](learning_rate, b1, b2)
 
 
+def packed_shape(data_shape, pack: int) -> tuple:
+  """The shape of one D input: ``data_shape`` with its last axis ``pack`` times as long."""
+  data_shape = tuple(data_shape)
+  return data_shape[:-1] + (data_shape[-1] * pack,)
+
+
+def pack_samples(x: jax.Array, pack: int) -> jax.Array:
+  """``[N, ..., C]`` samples -> ``[N / m, ..., m C]`` D inputs (PacGAN packing, ``m = pack``).
+
+  Packed input i holds samples ``i m, ..., i m + m - 1``; sample ``i m + j`` fills channels
+  ``[j C, (j + 1) C)`` of the last axis (the features of flat data, the channels of NHWC images),
+  as the authors concatenate (`GAN.pack`). ``pack = 1`` returns ``x`` itself.
+
+  Raises:
+    ValueError: ``N`` is not a multiple of ``pack``.
+  """
+  if pack == 1:
+    return x
+  n = x.shape[0]
+  if n % pack:
+    raise ValueError(f"{n} samples cannot be packed {pack} at a time; use a batch of a multiple "
+                     f"of {pack} samples.")
+  x = jnp.moveaxis(x.reshape((n // pack, pack) + x.shape[1:]), 1, -2)  # [N / m, ..., m, C]
+  return x.reshape(x.shape[:-2] + (pack * x.shape[-1],))
+
+
+def _packed_keys(gan: GAN, keys: jax.Array) -> jax.Array:
+  """The key of each packed input: that of its first sample."""
+  return keys if gan.pack == 1 else keys[::gan.pack]
+
+
 def create_state(gan: GAN, key: jax.Array) -> GANState:
-  """Initialises parameters, BatchNorm statistics and optimizer states from one key."""
+  """Initialises parameters, BatchNorm statistics and optimizer states from one key.
+
+  D is initialised on packed inputs (`packed_shape`), so its first layer sees ``pack`` samples.
+  """
   g_key, d_key = jax.random.split(key)
   z = jnp.zeros((2, gan.latent_dim), jnp.float32)
   labels = jnp.zeros((2,), jnp.int32) if gan.num_classes else None
   g_vars = gan.generator.init(g_key, z, labels, train=False)
-  x = jnp.zeros((2,) + tuple(gan.data_shape), jnp.float32)
+  x = jnp.zeros((2,) + packed_shape(gan.data_shape, gan.pack), jnp.float32)
   d_vars = gan.discriminator.init(d_key, x, labels, train=False)
   g_params, d_params = g_vars["params"], d_vars["params"]
   return GANState(
@@ -205,10 +266,25 @@ def _pmean(tree, axis_name):
 
 
 def _run_generator(gan, params, batch_stats, z, labels, axis_name):
-  """G in training mode; returns (samples, updated batch_stats)."""
+  """G in training mode; returns (samples, updated batch_stats).
+
+  With packing and BatchNorm in G, G runs once per pack slot (rows ``j, j + m, ...``), each slot
+  normalised over its own samples, and the running statistics take the mean of the slots'
+  updates (`GAN.pack`). Without BatchNorm the slots would compute the same function as one call.
+  """
   generator = gan.generator.clone(axis_name=axis_name)
-  out, mutated = generator.apply({"params": params, "batch_stats": batch_stats}, z, labels,
-                                 train=True, mutable=["batch_stats"])
+
+  def apply(z, labels):
+    return generator.apply({"params": params, "batch_stats": batch_stats}, z, labels,
+                           train=True, mutable=["batch_stats"])
+
+  if gan.pack > 1 and jax.tree.leaves(batch_stats):
+    m = gan.pack
+    slots = lambda a: None if a is None else jnp.swapaxes(a.reshape((-1, m) + a.shape[1:]), 0, 1)
+    out, mutated = jax.vmap(apply)(slots(z), slots(labels))  # [m, N / m, ...]
+    out = jnp.swapaxes(out, 0, 1).reshape((-1,) + out.shape[2:])
+    return out, jax.tree.map(lambda x: jnp.mean(x, axis=0), mutated.get("batch_stats", {}))
+  out, mutated = apply(z, labels)
   return out, mutated.get("batch_stats", {})
 
 
@@ -271,18 +347,22 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
            axis_name: Optional[str] = None, schedule: Schedule = DEFAULT_SCHEDULE):
   """One discriminator update on a real batch and a (fixed) generated batch.
 
-  The loss is ``gan.loss``'s D half, plus ``r1_gamma / 2 * R1`` on the real batch and
-  ``gp_weight * GP`` at per-example mixes of real and fake; with ``d_weight_clip = c`` the updated
-  parameters are clipped to [-c, c].
+  ``real`` and ``fake`` are samples, ``keys`` one per sample; with ``gan.pack = m`` D judges them
+  packed, m at a time (`pack_samples`). The loss is ``gan.loss``'s D half, plus
+  ``r1_gamma / 2 * R1`` on the real batch and ``gp_weight * GP`` at per-example (per packed input)
+  mixes of real and fake; with ``d_weight_clip = c`` the updated parameters are clipped to
+  [-c, c].
 
   Returns:
     ``(new_state, metrics)``; metrics hold ``d_loss``, ``d_real`` = mean D(x) and ``d_fake`` =
     mean D(G(z)) as probabilities, ``d_grad_norm`` and any regulariser values.
   """
   base = critic_step * _SALTS_PER_CRITIC_STEP
-  real_keys = _fold(keys, base + _SALT_DROPOUT_REAL)
-  fake_keys = _fold(keys, base + _SALT_DROPOUT_FAKE)
-  fake = jax.lax.stop_gradient(fake)
+  d_keys = _packed_keys(gan, keys)
+  real_keys = _fold(d_keys, base + _SALT_DROPOUT_REAL)
+  fake_keys = _fold(d_keys, base + _SALT_DROPOUT_FAKE)
+  real = pack_samples(real, gan.pack)
+  fake = pack_samples(jax.lax.stop_gradient(fake), gan.pack)
 
   def loss_fn(d_params):
     real_logits, fake_logits, new_stats = _real_and_fake_logits(
@@ -296,7 +376,7 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
       extra["r1"] = losses.r1_penalty(critic, real)
       loss = loss + 0.5 * gan.r1_gamma * extra["r1"]
     if gan.gp_weight:
-      alpha = jax.vmap(jax.random.uniform)(_fold(keys, base + _SALT_MIX))
+      alpha = jax.vmap(jax.random.uniform)(_fold(d_keys, base + _SALT_MIX))
       critic = _critic_fn(gan, d_params, state.d_batch_stats, real_labels, real_keys, axis_name,
                           schedule)
       extra["gp"] = losses.gradient_penalty(critic, real, fake, alpha)
@@ -332,19 +412,21 @@ def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array],
   through it instead of running G again. Both forms compute the same numbers.
   """
   base = gan.n_critic * _SALTS_PER_CRITIC_STEP
-  dropout_keys = _fold(keys, base + _SALT_DROPOUT_FAKE)
+  d_keys = _packed_keys(gan, keys)
+  dropout_keys = _fold(d_keys, base + _SALT_DROPOUT_FAKE)
 
   def d_logits(samples):
-    return _run_discriminator(gan, state.d_params, state.d_batch_stats, samples, labels,
-                              dropout_keys, axis_name, schedule)[0]
+    return _run_discriminator(gan, state.d_params, state.d_batch_stats,
+                              pack_samples(samples, gan.pack), labels, dropout_keys, axis_name,
+                              schedule)[0]
 
   real_logits = None
   if losses.get(gan.loss).generator_uses_real:
     if real is None:
       raise ValueError(f"The {gan.loss!r} generator loss needs the real batch: pass real=.")
     real_logits = jax.lax.stop_gradient(_run_discriminator(
-        gan, state.d_params, state.d_batch_stats, real, real_labels,
-        _fold(keys, base + _SALT_DROPOUT_REAL), axis_name, schedule)[0])
+        gan, state.d_params, state.d_batch_stats, pack_samples(real, gan.pack), real_labels,
+        _fold(d_keys, base + _SALT_DROPOUT_REAL), axis_name, schedule)[0])
   g_loss = lambda logits: losses.generator_loss(logits, gan.loss, real_logits, axis_name)
 
   if generator_vjp is None:
@@ -389,7 +471,9 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
     state: the current `GANState`.
     batch: ``{'image': [n_critic * B, *data_shape]}`` and ``'label'`` for conditional models.
       Row ``b * n_critic + j`` is the real example ``b`` of D update ``j``, so any contiguous
-      split of the rows over devices keeps each D update's real data on its device.
+      split of the rows over devices keeps each D update's real data on its device. B counts
+      samples: with ``gan.pack = m`` D sees B / m packed inputs per update (each device's share
+      of B must be a multiple of m, so that its packed inputs are whole).
     rng: the run's base key, the same every step (the step number is folded in here).
     axis_name: the mapped axis to average gradients, metrics and BatchNorm statistics over.
     skip_nonfinite: if any loss, gradient or parameter is non-finite, return the old state

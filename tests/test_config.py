@@ -1,6 +1,7 @@
 """Tests for gan/config.py: validation at the door, the objective and the schedule resolved once."""
 
 import dataclasses
+import importlib
 
 import jax
 import ml_collections
@@ -123,3 +124,49 @@ def test_config_differences_name_the_fields():
 def test_load_run_config_says_what_is_missing(tmp_path):
   with pytest.raises(config_lib.ConfigError, match="holds no training run"):
     config_lib.load_run_config(str(tmp_path))
+
+
+# ---------------------------------------------------------------------------------------------
+# PacGAN packing.
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(pack=0), "config.pack=0 must be a positive integer: 1 (no packing)"),
+    (dict(pack=True), "config.pack=True must be a positive integer"),
+    (dict(pack=3), "config.batch_size=8 samples cannot be packed 3 at a time into whole packed "
+     "inputs on each of 8 devices; use a multiple of pack x devices = 24"),
+    (dict(pack=2, batch_size=16, conditional=True), "a packed input would hold 2 samples of "
+     "different classes"),
+])
+def test_bad_packing_is_refused_with_a_clear_message(overrides, message):
+  with pytest.raises(config_lib.ConfigError) as info:
+    config_lib.check_config(tiny_config(**overrides))
+  assert message in str(info.value)
+
+
+def test_packing_reaches_the_objective():
+  config = tiny_config(pack=2, batch_size=16)
+  config_lib.check_config(config)
+  assert config_lib.build_gan(config).pack == 2
+  assert config_lib.build_gan(tiny_config()).pack == 1
+
+
+@pytest.mark.parametrize("name", ["pacgan_ring", "pacgan_grid"])
+def test_pacgan_configs_keep_100_packed_inputs_per_update(name, monkeypatch):
+  module = importlib.import_module(f"experiments.configs.{name}")
+  monkeypatch.setattr(jax, "device_count", lambda: 1)  # 100 * pack samples on one device
+  for pack in (1, 2, 3, 4):
+    config = module.get_config()
+    config.pack = pack  # what --config.pack=m does
+    assert config.batch_size == 100 * pack
+    config_lib.check_config(config)
+    gan = config_lib.build_gan(config)
+    assert (gan.pack, gan.latent_dim, gan.data_shape) == (pack, 2, (2,))
+  assert config.dataset == f"toy_{name.split('_')[1]}_100k" and config.model == "pacgan_mlp"
+  assert (config.adam_b1, config.g_learning_rate, config.num_steps) == (0.8, 1e-4, 400_000)
+  # Table 1's runs: packing 1-4, ten seeds each, the batch given with the packing.
+  runs = module.sweep()
+  assert len(runs) == 40 and all(r["batch_size"] == 100 * r["pack"] for r in runs)
+  assert {(r["pack"], r["seed"]) for r in runs} == {(m, s) for m in range(1, 5) for s in range(10)}
+  assert set(module.paper_results()) == {f"pack={m},batch_size={100 * m}" for m in range(1, 5)}
+

@@ -57,7 +57,9 @@ def test_dataset_info_shapes_and_classes():
       "mnist5k": ((28, 28, 1), 10, True), "mnist": ((28, 28, 1), 10, False),
       "fashion_mnist": ((28, 28, 1), 10, False), "cifar10": ((32, 32, 3), 10, False),
       "celeb_a": ((64, 64, 3), 0, False), "toy_1d": ((1,), 0, True),
-      "toy_ring": ((2,), 0, True), "toy_grid": ((2,), 0, True)}
+      "toy_ring": ((2,), 0, True), "toy_grid": ((2,), 0, True),
+      "stacked_mnist": ((28, 28, 3), 0, True),
+      "toy_ring_100k": ((2,), 0, True), "toy_grid_100k": ((2,), 0, True)}
   assert set(expected) == set(data.names())
   for name, (shape, classes, offline) in expected.items():
     spec = data.get(name)
@@ -68,7 +70,9 @@ def test_specs_name_their_evaluation():
   protocols = {name: data.get(name).evaluation for name in data.names()}
   assert protocols == {"mnist5k": "mnist_classifier", "mnist": "mnist_classifier",
                        "fashion_mnist": None, "cifar10": "inception", "celeb_a": "inception",
-                       "toy_1d": "moments", "toy_ring": "mixture", "toy_grid": "mixture"}
+                       "toy_1d": "moments", "toy_ring": "mixture", "toy_grid": "mixture",
+                       "stacked_mnist": "stacked_mnist", "toy_ring_100k": "mixture",
+                       "toy_grid_100k": "mixture"}
   assert "digits" in data.get("fashion_mnist").evaluation_note
 
 
@@ -346,3 +350,55 @@ def test_toy_all_examples_is_a_fixed_sample():
   assert grid.num_examples is None
   with pytest.raises(ValueError, match="infinite distribution; pass limit=N"):
     grid.all_examples()
+
+
+# ---------------------------------------------------------------------------------------------
+# The PacGAN protocol's finite toys: 100,000 points drawn once.
+
+
+@pytest.mark.parametrize("name, mixture", [("toy_ring_100k", toys.RING),
+                                           ("toy_grid_100k", toys.GRID)])
+def test_finite_toy_points_are_fixed_and_follow_the_mixture(name, mixture):
+  train = data.make_source(name)
+  points = train.all_examples()
+  x, modes = points["image"], points["label"]
+  assert train.num_examples == 100_000 and x.shape == (100_000, 2) and x.dtype == np.float32
+  # The same points every time, from the documented fixed stream; the test split is other points.
+  again = data.make_source(name).all_examples(limit=1000)["image"]
+  np.testing.assert_array_equal(again, x[:1000])
+  expected, _ = toys.toy_points(mixture, toys.FINITE_TOY_SEED, 0, np.arange(1000),
+                                stream=toys._FINITE_STREAM_OFFSET)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(x[:1000], expected)
+  test = data.make_source(name, "test").all_examples(limit=2500)["image"]
+  assert test.shape == (2500, 2) and not np.any(np.all(test[:, None] == x[None, :5000], -1))
+  # Mixture statistics: every mode equally likely (binomial sd ~0.3% of the count for the grid),
+  # the spread sigma around the nearest mean.
+  nearest = np.argmin(((x[:, None, :] - mixture.means[None]) ** 2).sum(-1), axis=1)
+  np.testing.assert_array_equal(nearest, modes)
+  counts = np.bincount(nearest, minlength=len(mixture.means))
+  expected_count = 100_000 / len(mixture.means)
+  assert np.all(np.abs(counts - expected_count) < 5 * np.sqrt(expected_count))
+  np.testing.assert_allclose(np.std(x - mixture.means[nearest], axis=0), mixture.std, rtol=0.01)
+  np.testing.assert_allclose(np.mean(x - mixture.means[nearest], axis=0), 0.0,
+                             atol=5 * mixture.std / np.sqrt(100_000))
+
+
+def test_finite_toy_epochs_visit_every_point_once_in_a_new_order():
+  ring = data.make_source("toy_ring_100k")
+  points = ring.all_examples()["image"]
+  batch = 400  # 250 steps per epoch
+  assert ring.steps_per_epoch(batch) == 250
+  order = lambda epoch: np.concatenate([
+      ring.example_indices(epoch * 250 + s, batch, seed=3) for s in range(250)])
+  first, second = order(0), order(1)
+  np.testing.assert_array_equal(np.sort(first), np.arange(100_000))  # every point, once
+  np.testing.assert_array_equal(np.sort(second), np.arange(100_000))
+  assert np.mean(first == second) < 0.01  # a fresh permutation each epoch
+  np.testing.assert_array_equal(first, np.random.default_rng([3, 0]).permutation(100_000))
+  step = ring.batch(7, batch, seed=3)
+  np.testing.assert_array_equal(step["image"], points[first[7 * batch:8 * batch]])
+  np.testing.assert_array_equal(step["image"], ring.batch(7, batch, seed=3)["image"])
+  assert not np.array_equal(step["image"], ring.batch(7, batch, seed=4)["image"])
+  shards = [ring.batch(7, batch, seed=3, process_index=p, process_count=4) for p in range(4)]
+  np.testing.assert_array_equal(np.concatenate([s["image"] for s in shards]), step["image"])
+

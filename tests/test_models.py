@@ -27,6 +27,28 @@ def test_dcgan28_parameter_counts_match_keras():
   assert _count(d["params"]) == 212_865
 
 
+def test_dcgan28_takes_any_channel_count():
+  """Stacked MNIST (28x28x3): G's last conv makes 3 channels, D's first takes 3; only those two
+  layers grow (G: 2 x (5*5*64 + 1), D: 2 x 5*5*64), everything else is the seed's model."""
+  generator, discriminator = models.make_models(_config(data_shape=(28, 28, 3)))
+  z = jnp.zeros((2, 100))
+  g = generator.init(jax.random.key(0), z, train=False)
+  samples = generator.apply(g, z, train=False)
+  assert samples.shape == (2, 28, 28, 3)
+  d = discriminator.init(jax.random.key(0), samples, train=False)
+  assert discriminator.apply(d, samples, train=False).shape == (2,)
+  assert _count(g["params"]) == 852_609 + 2 * (5 * 5 * 64 + 1) == 855_811
+  assert _count(d["params"]) == 212_865 + 2 * 5 * 5 * 64 == 216_065
+  assert g["params"]["upconv_1"]["kernel"].shape == (5, 5, 64, 3)
+  assert d["params"]["conv_0"]["kernel"].shape == (5, 5, 3, 64)
+  # Data of one channel still builds the seed's one-channel model (same names, shapes, init).
+  one, _ = models.make_models(_config())
+  seed = models.DCGAN28Generator()
+  for a, b in zip(jax.tree.leaves(one.init(jax.random.key(0), z, train=False)),
+                  jax.tree.leaves(seed.init(jax.random.key(0), z, train=False))):
+    np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("kernel_size", [3, 5, 7])
 def test_phase_decomposed_upsample_conv_equals_plain(kernel_size):
   x = jax.random.normal(jax.random.key(0), (2, 7, 6, 5))
@@ -109,7 +131,7 @@ def test_bad_model_configs_say_what_is_right():
 
 
 def test_every_family_keeps_the_contract_and_registration_checks_it():
-  assert models.names() == ("mlp", "dcgan28", "dcgan32", "dcgan64")
+  assert models.names() == ("mlp", "dcgan28", "dcgan32", "dcgan64", "pacgan_mlp")
   for name in models.names():
     family = models.get(name)
     models.check_contract(family.generator, family.discriminator)  # what register ran
@@ -157,3 +179,111 @@ def test_family_settings_are_validated_by_the_family():
     models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3), model_width=0))
   with pytest.raises(ValueError, match="'dcgan64' makes 64x64 images"):
     models.make_models(_config(model="dcgan64", data_shape=(32, 32, 3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# PacGAN's toy models (gan/models/pacgan.py).
+
+
+def test_maxout_takes_the_max_of_consecutive_pieces():
+  x = np.random.default_rng(0).normal(size=(4, 3, 12)).astype(np.float32)
+  expected = np.empty((4, 3, 4), np.float32)
+  for unit in range(4):  # unit u: inputs 3u, 3u + 1, 3u + 2
+    expected[..., unit] = np.maximum(np.maximum(x[..., 3 * unit], x[..., 3 * unit + 1]),
+                                     x[..., 3 * unit + 2])
+  np.testing.assert_array_equal(models.maxout(jnp.asarray(x), 3), expected)
+  with pytest.raises(ValueError, match="multiple of the pieces"):
+    models.maxout(jnp.asarray(x), 5)
+
+
+def _pacgan_models(**kw):
+  return models.make_models(_config(model="pacgan_mlp", data_shape=(2,), d_dropout=0.0, **kw))
+
+
+@pytest.mark.parametrize("pack", [1, 2, 3, 4])
+def test_pacgan_parameter_counts_by_hand(pack):
+  generator, discriminator = _pacgan_models()
+  g = generator.init(jax.random.key(0), jnp.zeros((2, 2)), train=False)
+  # 2 x 400 (no bias) + 4 x BatchNorm(scale, shift) + 3 x 400 x 400 + 400 x 2 + 2.
+  assert _count(g["params"]) == 2 * 400 + 4 * 800 + 3 * 400 * 400 + 400 * 2 + 2 == 484_802
+  assert _count(g["batch_stats"]) == 4 * 800
+  d = discriminator.init(jax.random.key(0), jnp.zeros((2, 2 * pack)), train=False)
+  # Maxout layers Linear(d -> 200 x 5): (2 pack + 1) x 1000, then 2 x 201 x 1000, then 200 + 1.
+  assert _count(d["params"]) == (2 * pack + 1) * 1000 + 2 * 201 * 1000 + 201 == \
+      2000 * pack + 403_201
+
+
+def test_pacgan_initialisers_are_the_authors():
+  generator, discriminator = _pacgan_models()
+  g = generator.init(jax.random.key(0), jnp.zeros((2, 2)), train=False)["params"]
+  d = discriminator.init(jax.random.key(1), jnp.zeros((2, 4)), train=False)["params"]
+  assert "bias" not in g["hidden_0"]  # hidden Linear layers have no bias; BatchNorm shifts
+  np.testing.assert_array_equal(g["bn_0"]["scale"], 1.0)
+  np.testing.assert_array_equal(g["bn_0"]["bias"], 0.0)
+  for params in (g["hidden_1"], g["out"], d["maxout_1"], d["out"]):
+    np.testing.assert_allclose(np.std(params["kernel"]), 0.02, rtol=0.2)
+    np.testing.assert_allclose(np.mean(params["kernel"]), 0.0, atol=0.01)
+  for params in (g["out"], d["maxout_0"], d["maxout_2"], d["out"]):
+    np.testing.assert_array_equal(params["bias"], 0.0)
+
+
+def _pacgan_generator_by_hand(params, stats, z, train):
+  """4 x [z W (no bias) -> BatchNorm (biased two-pass variance + 1e-4) -> ReLU] -> W z + b."""
+  h, new_stats = np.asarray(z, np.float64), {}
+  for i in range(4):
+    h = h @ np.asarray(params[f"hidden_{i}"]["kernel"], np.float64)
+    bn = params[f"bn_{i}"]
+    if train:
+      mean, var = h.mean(0), ((h - h.mean(0)) ** 2).mean(0)
+      old = stats[f"bn_{i}"]
+      new_stats[f"bn_{i}"] = dict(mean=0.95 * old["mean"] + 0.05 * mean,
+                                  var=0.95 * old["var"] + 0.05 * var)
+    else:
+      mean, var = stats[f"bn_{i}"]["mean"], stats[f"bn_{i}"]["var"]
+    h = np.maximum((h - mean) / np.sqrt(var + 1e-4) * bn["scale"] + bn["bias"], 0.0)
+  return h @ params["out"]["kernel"] + params["out"]["bias"], new_stats
+
+
+def test_pacgan_generator_by_hand():
+  generator, _ = _pacgan_models()
+  z = jax.random.normal(jax.random.key(0), (16, 2))
+  variables = generator.init(jax.random.key(1), z, train=False)
+  # Non-trivial BatchNorm parameters and running statistics, so each term is exercised.
+  noise = lambda tree, seed, scale: jax.tree.map(
+      lambda x: x + scale * jax.random.uniform(jax.random.key(seed), x.shape), tree)
+  params = noise(variables["params"], 2, 0.5)
+  stats = noise(variables["batch_stats"], 3, 0.5)
+  out, mutated = generator.apply({"params": params, "batch_stats": stats}, z, train=True,
+                                 mutable=["batch_stats"])
+  expected, expected_stats = _pacgan_generator_by_hand(params, stats, z, train=True)
+  np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+  for layer, moments in expected_stats.items():
+    for name, value in moments.items():
+      np.testing.assert_allclose(mutated["batch_stats"][layer][name], value, rtol=1e-5,
+                                 atol=1e-6)
+  inference = generator.apply({"params": params, "batch_stats": stats}, z, train=False)
+  np.testing.assert_allclose(inference, _pacgan_generator_by_hand(params, stats, z, False)[0],
+                             rtol=1e-4, atol=1e-5)
+  assert np.max(np.abs(np.asarray(inference) - np.asarray(out))) > 1e-2
+
+
+def test_pacgan_discriminator_by_hand():
+  _, discriminator = _pacgan_models()
+  x = jax.random.normal(jax.random.key(0), (5, 6))  # three packed 2-d samples each
+  params = discriminator.init(jax.random.key(1), x, train=False)["params"]
+  params = jax.tree.map(lambda p: p + 0.01 * jax.random.normal(jax.random.key(2), p.shape),
+                        params)  # non-zero biases
+  h = np.asarray(x, np.float64)
+  for i in range(3):
+    h = h @ params[f"maxout_{i}"]["kernel"] + params[f"maxout_{i}"]["bias"]
+    h = h.reshape(5, 200, 5).max(-1)
+  expected = (h @ params["out"]["kernel"] + params["out"]["bias"])[:, 0]
+  np.testing.assert_allclose(discriminator.apply({"params": params}, x, train=True), expected,
+                             rtol=1e-4, atol=1e-6)
+  assert not models.get("pacgan_mlp").discriminator.uses_batchnorm
+
+
+def test_pacgan_models_are_unconditional():
+  with pytest.raises(ValueError, match="pacgan_mlp is unconditional"):
+    models.make_models(_config(model="pacgan_mlp", data_shape=(2,), num_classes=3))
+

@@ -27,6 +27,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.r1_gamma = 0.0             # R1 (Mescheder et al. 2018): + r1_gamma / 2 * E||grad D(x)||^2
   c.gp_weight = 0.0            # WGAN-GP (Gulrajani et al. 2017): + gp_weight * E(||grad||-1)^2
   c.d_weight_clip = 0.0        # WGAN (Arjovsky et al. 2017): clip D's params to [-c, c]; 0 = off
+  c.pack = 1                   # PacGAN (Lin et al. 2018): D judges m samples concatenated on the
+                               # last axis (real with real, fake with fake); batch_size counts
+                               # samples, so D sees batch_size / pack inputs; 1 = no packing
   c.optimizer = "adam"         # one of gan.step.OPTIMIZERS: adam, rmsprop, sgd
   c.g_learning_rate = 2e-4
   c.d_learning_rate = 2e-4
@@ -35,7 +38,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.ema_decay = 0.0            # 0 = off; samples come from the EMA params when on
   c.batch_size = 32            # global batch per D update, over all devices and processes
   c.num_steps = 4000           # iterations (n_critic D updates + 1 G update each)
-  c.seed = 0
+  c.seed = 0                   # with num_seeds = N: seeds seed .. seed + N - 1
+  c.num_seeds = 1              # N > 1: N independent seeds trained together in one program (vmap)
   c.nan_policy = "stop"        # 'stop' | 'skip_step' on a non-finite loss, gradient or parameter
   # Scheduling (gan.step.Schedule, resolved by gan.config.resolve_schedule): how the step is
   # laid out on the machine, never what it computes (at most the order of float32 rounding).
@@ -56,4 +60,5 @@ def base_config() -> ml_collections.ConfigDict:
   c.num_samples = 64           # the fixed-z sample grid (a square number)
   c.eval_every = 0             # 0 = only `experiments.evaluate`; N = also log it every N steps
   c.eval_num_samples = 1000
+  c.final_eval = False         # evaluate every seed at the end, into <workdir>/results.json
   return c

@@ -5,9 +5,15 @@ Each is a `Mixture` (means and standard deviation, defined once here) sampled on
 (seed, split, step, row) like every other dataset's. Their specs name the ``mixture`` evaluation
 (modes captured, high-quality samples, reverse KL; `gan.metrics.mixture_metrics` takes the
 means and the standard deviation as arguments) or, for the 1-D toy, ``moments``.
+
+``toy_ring_100k`` and ``toy_grid_100k`` are the PacGAN protocol's finite training sets (Lin et al.
+2018, Sec. 5.1): 100,000 points of the same mixtures drawn once (`finite_toy_points`, a fixed
+seed), visited epoch by epoch in a shuffled order like any finite dataset (`FiniteToySource`).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -171,6 +177,68 @@ def _reference_points(source: source_lib.Source) -> np.ndarray:
   return source.all_examples(limit=2048)["image"]
 
 
+# ----------------------------------------------------------------------------------------------
+# The PacGAN protocol's finite training sets.
+
+# The authors train on 100,000 points drawn once ("num_sample": 100000 in fjxmlzn/PacGAN,
+# synthetic_data_experiments/2DRing_GAN&PacGAN/config.py:30, drawn by pacgan/datasets.py:68-70 and
+# iterated in shuffled epochs of batch 100 by pacgan/streams.py:27, 31) and validate on a second
+# such set (streams.py:29). Here the points are a fixed sample (seed `FINITE_TOY_SEED`, one stream
+# per split), the same for every run; the authors' differ from run to run (a random Fuel seed,
+# 2DRing_GAN&PacGAN/pacgan_task.py:197-203).
+FINITE_TOY_POINTS = 100_000
+FINITE_TOY_SEED = 0
+_FINITE_STREAM_OFFSET = 2 << 16
+
+
+@functools.lru_cache(maxsize=8)
+def finite_toy_points(name: str, split: str, num_points: int) -> tuple[np.ndarray, np.ndarray]:
+  """The fixed points of split ``split`` of the finite toy ``name`` (its spec's mixture).
+
+  Rows ``0 .. num_points - 1`` of `toy_points` with seed `FINITE_TOY_SEED`, step 0 and a stream
+  of their own per split, so the training points never overlap the test points or any batch of
+  the infinite toys. Cached and read-only.
+
+  Returns:
+    ``(points float32 [num_points, d], modes int32 [num_points])``.
+  """
+  spec = registry.get(name)
+  stream = _FINITE_STREAM_OFFSET + spec.splits.index(split)
+  points, modes = toy_points(spec.mixture, FINITE_TOY_SEED, 0, np.arange(num_points), stream)
+  points.setflags(write=False)
+  modes.setflags(write=False)
+  return points, modes
+
+
+class FiniteToySource(source_lib.FiniteSource):
+  """A fixed set of points of a toy mixture, visited in epochs (`gan.data.source.FiniteSource`).
+
+  Epoch ``e`` visits the points in the order ``np.random.default_rng([seed, e]).permutation(n)``,
+  batch after batch; the points are float coordinates, returned as they are.
+  """
+
+  def __init__(self, spec: registry.DatasetSpec, split: str, num_points: int):
+    points, modes = finite_toy_points(spec.name, split, num_points)
+    super().__init__(spec, split, num_points, lambda indices: (points[indices], modes[indices]))
+
+  def batch(self, step, global_batch_size, seed, process_index=0, process_count=1):
+    points, modes = self._read(self.example_indices(step, global_batch_size, seed, process_index,
+                                                    process_count))
+    return {"image": points, "label": modes}
+
+  def all_examples(self, limit=None):
+    count = self.num_examples if limit is None else min(source_lib.check_uint32("limit", limit),
+                                                        self.num_examples)
+    points, modes = self._read(np.arange(count))
+    return {"image": points, "label": modes}
+
+
+def _open_finite(spec: registry.DatasetSpec, split: str, data_dir=None, download=True
+                 ) -> FiniteToySource:
+  del data_dir, download  # drawn on the fly, once
+  return FiniteToySource(spec, split, FINITE_TOY_POINTS)
+
+
 _NO_CLASSES = ("train", "test")
 registry.register(registry.DatasetSpec(
     name="toy_1d", data_shape=(1,), num_classes=0, splits=_NO_CLASSES, open=_open, offline=True,
@@ -180,4 +248,12 @@ registry.register(registry.DatasetSpec(
     offline=True, evaluation="mixture", mixture=RING, sample_reference=_reference_points))
 registry.register(registry.DatasetSpec(
     name="toy_grid", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open,
+    offline=True, evaluation="mixture", mixture=GRID, sample_reference=_reference_points))
+# The PacGAN protocol (Lin et al. 2018, Sec. 5.1): 100,000 fixed training points of the same
+# mixtures; the same `mixture` evaluation (2,500 samples, high quality within 3 sigma).
+registry.register(registry.DatasetSpec(
+    name="toy_ring_100k", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open_finite,
+    offline=True, evaluation="mixture", mixture=RING, sample_reference=_reference_points))
+registry.register(registry.DatasetSpec(
+    name="toy_grid_100k", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open_finite,
     offline=True, evaluation="mixture", mixture=GRID, sample_reference=_reference_points))

@@ -25,6 +25,7 @@ from gan.models.layers import UpsampleConv, example_dropout, upsample_phase_kern
 from gan.models.mlp import MLPDiscriminator, MLPGenerator
 from gan.models.dcgan import (DCGAN28Discriminator, DCGAN28Generator, DCGANDiscriminator,
                               DCGANGenerator)
+from gan.models.pacgan import PacGANDiscriminator, PacGANGenerator, maxout
 
 
 def make_models(config: ml_collections.ConfigDict, data_shape: Sequence[int] = None,
