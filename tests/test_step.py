@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 import pytest
 
 from gan import config as config_lib
@@ -557,3 +558,43 @@ def test_same_seed_is_bitwise_identical_in_another_process():
   here = state_digest(make_config(optimizer="sgd"), 10, seed=3)
   assert len(here) == 64 and child == here
   assert state_digest(make_config(optimizer="sgd"), 10, seed=4) != here  # the seed matters
+
+
+def test_optimizers_by_name_are_the_optax_ones_with_the_configs_moments():
+  params = {"w": jnp.array([1.0, -2.0, 0.5])}
+  grads = [{"w": jnp.array([0.3, -0.1, 2.0])}, {"w": jnp.array([-0.2, 0.4, 1.0])},
+           {"w": jnp.array([0.5, 0.5, -1.0])}]
+
+  def run(tx):
+    p, state = params, tx.init(params)
+    for g in grads:
+      updates, state = tx.update(g, state, p)
+      p = optax.apply_updates(p, updates)
+    return np.asarray(p["w"])
+
+  cases = [(("adam", 0.1, 0.5, 0.9), optax.adam(0.1, b1=0.5, b2=0.9)),
+           (("sgd", 0.1, 0.5, 0.999), optax.sgd(0.1, momentum=0.5)),
+           (("sgd", 0.1, 0.0, 0.999), optax.sgd(0.1)),
+           (("rmsprop", 0.1, 0.5, 0.999), optax.rmsprop(0.1))]
+  for args, reference in cases:
+    np.testing.assert_allclose(run(step_lib.make_optimizer(*args)), run(reference), rtol=1e-6,
+                               err_msg=str(args))
+  # The moments matter over these three steps (so the checks above see them).
+  assert not np.allclose(run(optax.adam(0.1, b1=0.5, b2=0.9)), run(optax.adam(0.1)))
+  assert not np.allclose(run(optax.sgd(0.1, momentum=0.5)), run(optax.sgd(0.1)))
+  with pytest.raises(ValueError, match="valid optimizers are: adam, rmsprop, sgd"):
+    step_lib.make_optimizer("adagrad", 0.1)
+
+
+def test_create_state_starts_batchnorm_statistics_at_their_defaults():
+  """Initialising in inference mode leaves running means 0 and variances 1 (training mode would
+  already fold one batch of zeros into them)."""
+  for model, shape in (("dcgan28", (28, 28, 1)), ("dcgan32", (32, 32, 3))):
+    gan = config_lib.build_gan(make_config(model=model, data_shape=shape))
+    state = step_lib.create_state(gan, jax.random.key(0))
+    stats = jax.tree_util.tree_leaves_with_path(
+        {"g": state.g_batch_stats, "d": state.d_batch_stats})
+    assert stats
+    for path, value in stats:
+      expected = 0.0 if "mean" in jax.tree_util.keystr(path) else 1.0
+      np.testing.assert_array_equal(value, expected, err_msg=jax.tree_util.keystr(path))

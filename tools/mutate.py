@@ -200,7 +200,12 @@ def main() -> None:
   parser.add_argument("--timeout", type=float, default=600.0)
   parser.add_argument("--out", default=os.path.join(ROOT, "tools", "mutation_results.json"))
   parser.add_argument("--list", action="store_true", help="print the sampled mutants and stop")
+  parser.add_argument("--rerun", default=None,
+                      help="a results file: run again only its survivors, against today's tests")
   args = parser.parse_args()
+  if args.rerun:
+    rerun(args.rerun, args.jobs, args.timeout)
+    return
   # One snapshot of the tree for the whole run: edits in the checkout meanwhile change nothing.
   snapshot = _scratch_copy()
   plan = []
@@ -237,6 +242,27 @@ def main() -> None:
   killed = sum(r["status"].startswith("killed") for r in results)
   survived = sum(r["status"] == "survived" for r in results)
   print(f"all: {killed} killed, {survived} survived, score {killed / max(1, killed + survived):.1%}")
+
+
+def rerun(path: str, jobs: int, timeout: float) -> None:
+  """Runs the survivors of an earlier results file again (the same mutants, today's tests),
+  and records their new status in the file."""
+  with open(path, encoding="utf-8") as f:
+    results = json.load(f)
+  snapshot = _scratch_copy()
+  survivors = [r for r in results if r["status"] == "survived"]
+  fields = {f.name for f in dataclasses.fields(Mutant)}
+  with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+    futures = [pool.submit(run_mutant, Mutant(**{k: v for k, v in r.items() if k in fields}),
+                           TARGETS[r["module"]][1], timeout, snapshot) for r in survivors]
+    for record, future in zip(survivors, futures):
+      m = future.result()
+      record["status"], record["seconds"] = m.status, m.seconds
+      print(f"{m.status:16s} {m.path}:{m.line} {m.kind}: {m.before[:60]!r} -> "
+            f"{m.after[:60]!r}", flush=True)
+  shutil.rmtree(snapshot, ignore_errors=True)
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
