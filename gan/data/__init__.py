@@ -1,7 +1,8 @@
 """Datasets: a registry of `DatasetSpec`s and sources whose batches are pure functions of (seed, step).
 
 Registered here (each where it is defined): ``mnist5k`` (offline), ``mnist``, ``fashion_mnist``,
-``cifar10``, ``celeb_a`` (`gan.data.tfds`) and the toys ``toy_1d``, ``toy_ring``, ``toy_grid``
+``cifar10``, ``celeb_a`` (`gan.data.tfds`), ``stacked_mnist`` (`gan.data.stacked_mnist`) and the
+toys ``toy_1d``, ``toy_ring``, ``toy_grid``, ``toy_ring_100k``, ``toy_grid_100k``
 (`gan.data.toys`). To add one, call `register` with a `DatasetSpec` (see `gan.data.registry`).
 
   source = data.make_source("mnist5k", "train")

@@ -4,9 +4,11 @@ Families (``config.model``):
 
 * ``mlp`` (`gan.models.mlp`): Goodfellow et al. 2014 style fully connected G and D for flat data
   (the 1-D and 2-D toys, flattened MNIST).
-* ``dcgan28`` (`gan.models.dcgan`): exactly the Keras DCGAN of the seed material, for 28x28 MNIST.
+* ``dcgan28`` (`gan.models.dcgan`): exactly the Keras DCGAN of the seed material, for 28x28 MNIST
+  (any channel count, e.g. Stacked MNIST).
 * ``dcgan32`` / ``dcgan64``: Radford et al. 2015 (transposed convolutions, BatchNorm, ReLU in G,
   LeakyReLU in D, tanh output) for CIFAR-10 and CelebA-64.
+* ``pacgan_mlp`` (`gan.models.pacgan`): the PacGAN toy protocol's BatchNorm ReLU G and maxout D.
 
 The contract every family keeps is written down in `gan.models.registry` (`Generator`,
 `Discriminator`) and checked when a family registers. Adding a family: its module, one
