@@ -27,8 +27,10 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def evaluate(workdir, step=None, inception_weights=None, log=print):
-  """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict."""
-  from gan import checkpointing, config as config_lib, evaluation  # pylint: disable=g-import-not-at-top
+  """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict
+  (for a run of several seeds trained together, one result per seed under ``'per_seed'``)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from gan import checkpointing, config as config_lib, evaluation, loop  # pylint: disable=g-import-not-at-top
   config = config_lib.load_run_config(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
@@ -36,18 +38,26 @@ def evaluate(workdir, step=None, inception_weights=None, log=print):
   # The feature network first: a missing Inception weights file is reported before any restore.
   _ = evaluator.network
   gan, step, state = checkpointing.restore_run(workdir, config, step, log)
-  result = evaluator(gan, state)
-  result["step"] = int(step)
-  table = evaluation.format_table(result)
+  seeds = loop.seeds_of(config)
+  states = ([jax.tree.map(lambda x, i=i: x[i], state) for i in range(len(seeds))]
+            if len(seeds) > 1 else [state])
+  results = [evaluator(gan, one) for one in states]
+  result = dict(results[0], step=int(step), seed=seeds[0])
+  if len(seeds) > 1:
+    result = dict(step=int(step), per_seed=[dict(r, seed=s) for r, s in zip(results, seeds)])
   out_dir = os.path.join(workdir, "eval")
   os.makedirs(out_dir, exist_ok=True)
   with open(os.path.join(out_dir, f"step_{step}.json"), "w", encoding="utf-8") as f:
     json.dump(result, f, indent=2)
+  text = []
+  for seed, one in zip(seeds, results):
+    what = one.get("feature_network", "mixture metrics")
+    text.append(f"Step {step}, seed {seed}: {one['num_samples']} generated samples against "
+                f"held-out data ({what}), {one['seconds']:.1f} s\n\n"
+                f"{evaluation.format_table(one)}\n")
   with open(os.path.join(out_dir, f"step_{step}.md"), "w", encoding="utf-8") as f:
-    f.write(f"Step {step}, {result['num_samples']} samples, "
-            f"{result.get('feature_network', 'mixture metrics')}\n\n{table}\n")
-  log(f"Step {step}: {result['num_samples']} generated samples against held-out data "
-      f"({result.get('feature_network', 'mixture metrics')}), {result['seconds']:.1f} s\n{table}")
+    f.write("\n".join(text))
+  log("\n".join(text))
   return result
 
 

@@ -28,6 +28,8 @@ _LABELS = flags.DEFINE_string("labels", None,
                               "Conditional runs: one class for all, or a comma-separated list "
                               "repeated to --num_samples.")
 _NO_EMA = flags.DEFINE_bool("no_ema", False, "Sample from the raw G params, not the EMA.")
+_SEED_INDEX = flags.DEFINE_integer("seed_index", 0, "A run of several seeds trained together: "
+                                   "which one (seed = config.seed + index).")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 flags.mark_flags_as_required(["workdir", "output"])
 
@@ -50,7 +52,7 @@ def parse_labels(text, num, num_classes):
 
 
 def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=None,
-                  log=print):
+                  log=print, seed_index=0):
   """Samples run ``workdir`` and writes them to ``output``; returns the paths written."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from gan import checkpointing, images  # pylint: disable=g-import-not-at-top
@@ -60,7 +62,7 @@ def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=
   to_dir = output.endswith(os.sep) or os.path.isdir(output)
   if not to_dir and not output.endswith(".npz"):
     raise config_lib.ConfigError(f"--output {output} must end in .npz (one file) or / (PNGs).")
-  run = checkpointing.load_run(workdir, step)
+  run = checkpointing.load_run(workdir, step, seed_index)
   labels = parse_labels(labels, num, run.gan.num_classes)
   samples = run.sample(num, seed=seed, labels=labels, use_ema=use_ema)
   is_image = samples.ndim == 4
@@ -92,7 +94,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(
       lambda: write_samples(_WORKDIR.value, _NUM.value, _OUTPUT.value, _SEED.value, _STEP.value,
-                            _LABELS.value, False if _NO_EMA.value else None), _DEBUG.value)
+                            _LABELS.value, False if _NO_EMA.value else None,
+                            seed_index=_SEED_INDEX.value), _DEBUG.value)
 
 
 if __name__ == "__main__":
