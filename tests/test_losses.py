@@ -25,27 +25,33 @@ def _relativistic(first, second):
           np.mean(np.log(1.0 - _sig(second - first.mean()))))
 
 
-def _expected_d(kind):
+def _expected_d(kind, real=REAL, fake=FAKE):
   if kind == "relativistic_average":
-    return _relativistic(REAL, FAKE)
+    return _relativistic(real, fake)
   if kind in ("saturating", "non_saturating"):
-    return -np.mean(np.log(_sig(REAL))) - np.mean(np.log(1.0 - _sig(FAKE)))
+    return -np.mean(np.log(_sig(real))) - np.mean(np.log(1.0 - _sig(fake)))
   if kind == "least_squares":
-    return 0.5 * (np.mean((REAL - 1) ** 2) + np.mean(FAKE ** 2))
+    return 0.5 * (np.mean((real - 1) ** 2) + np.mean(fake ** 2))
   if kind == "hinge":
-    return np.mean(np.maximum(0, 1 - REAL)) + np.mean(np.maximum(0, 1 + FAKE))
-  return np.mean(FAKE) - np.mean(REAL)
+    return np.mean(np.maximum(0, 1 - real)) + np.mean(np.maximum(0, 1 + fake))
+  return np.mean(fake) - np.mean(real)
 
 
-def _expected_g(kind):
+def _expected_g(kind, real=REAL, fake=FAKE):
   return {
-      "saturating": np.mean(np.log(1.0 - _sig(FAKE))),
-      "non_saturating": -np.mean(np.log(_sig(FAKE))),
-      "least_squares": 0.5 * np.mean((FAKE - 1) ** 2),
-      "hinge": -np.mean(FAKE),
-      "wasserstein": -np.mean(FAKE),
-      "relativistic_average": _relativistic(FAKE, REAL),
+      "saturating": np.mean(np.log(1.0 - _sig(fake))),
+      "non_saturating": -np.mean(np.log(_sig(fake))),
+      "least_squares": 0.5 * np.mean((fake - 1) ** 2),
+      "hinge": -np.mean(fake),
+      "wasserstein": -np.mean(fake),
+      "relativistic_average": _relativistic(fake, real),
   }[kind]
+
+
+# A second pair: REAL happens to give mean((x - 1)^2) == mean(x^2), which a wrong LSGAN target
+# would not change; these do not.
+REAL_2 = np.array([1.5, 0.25, -2.0, 3.0], np.float32)
+FAKE_2 = np.array([0.75, -0.5, 2.5, -1.25], np.float32)
 
 
 class LossValuesTest(chex.TestCase):
@@ -53,10 +59,11 @@ class LossValuesTest(chex.TestCase):
   @chex.variants(with_jit=True, without_jit=True)
   def test_hand_computed_values(self):
     for kind in losses.names():
-      d = self.variant(lambda r, f, kind=kind: losses.discriminator_loss(r, f, kind))(REAL, FAKE)
-      g = self.variant(lambda f, r, kind=kind: losses.generator_loss(f, kind, r))(FAKE, REAL)
-      np.testing.assert_allclose(d, _expected_d(kind), rtol=1e-6, err_msg=kind)
-      np.testing.assert_allclose(g, _expected_g(kind), rtol=1e-6, err_msg=kind)
+      for real, fake in ((REAL, FAKE), (REAL_2, FAKE_2)):
+        d = self.variant(lambda r, f, kind=kind: losses.discriminator_loss(r, f, kind))(real, fake)
+        g = self.variant(lambda f, r, kind=kind: losses.generator_loss(f, kind, r))(fake, real)
+        np.testing.assert_allclose(d, _expected_d(kind, real, fake), rtol=1e-6, err_msg=kind)
+        np.testing.assert_allclose(g, _expected_g(kind, real, fake), rtol=1e-6, err_msg=kind)
 
 
 def test_specific_numbers():

@@ -287,3 +287,28 @@ def test_pacgan_models_are_unconditional():
   with pytest.raises(ValueError, match="pacgan_mlp is unconditional"):
     models.make_models(_config(model="pacgan_mlp", data_shape=(2,), num_classes=3))
 
+
+
+def test_initialisers_are_the_papers():
+  """dcgan28: Keras's glorot_uniform kernels (U(+-sqrt(6 / (fan_in + fan_out)))) and zero
+  biases; dcgan32: Radford et al.'s N(0, 0.02)."""
+  generator, discriminator = models.make_models(_config())
+  d = discriminator.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
+  g = generator.init(jax.random.key(1), jnp.zeros((1, 100)), train=False)["params"]
+  kernels = {"d.conv_0": (d["conv_0"]["kernel"], 25 * 1, 25 * 64),
+             "d.conv_1": (d["conv_1"]["kernel"], 25 * 64, 25 * 128),
+             "d.out": (d["out"]["kernel"], 7 * 7 * 128, 1),
+             "g.dense": (g["dense"]["kernel"], 100, 128 * 7 * 7),
+             "g.upconv_0": (g["upconv_0"]["kernel"], 25 * 128, 25 * 64)}
+  for name, (kernel, fan_in, fan_out) in kernels.items():
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    kernel = np.asarray(kernel)
+    assert np.abs(kernel).max() <= limit, name
+    # Uniform on [-limit, limit]: standard deviation limit / sqrt(3).
+    np.testing.assert_allclose(kernel.std(), limit / np.sqrt(3), rtol=0.1, err_msg=name)
+  assert all(not np.any(d[layer]["bias"]) for layer in ("conv_0", "conv_1", "out"))
+  _, dcgan32_d = models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3)))
+  d32 = dcgan32_d.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))["params"]
+  for layer in ("conv_1", "conv_2", "out"):
+    np.testing.assert_allclose(np.asarray(d32[layer]["kernel"]).std(), 0.02, rtol=0.1,
+                               err_msg=layer)

@@ -598,3 +598,29 @@ def test_create_state_starts_batchnorm_statistics_at_their_defaults():
     for path, value in stats:
       expected = 0.0 if "mean" in jax.tree_util.keystr(path) else 1.0
       np.testing.assert_array_equal(value, expected, err_msg=jax.tree_util.keystr(path))
+
+
+def test_jit_train_step_does_not_skip_unless_asked():
+  config, gan, _ = jitted_mlp_step()
+  state = step_lib.create_state(gan, jax.random.key(0))
+  bad = dict(mlp_batch(config), image=jnp.full((16, 2), jnp.nan))
+  poisoned, _ = step_lib.jit_train_step(gan, donate=False)(state, bad, jax.random.key(1))
+  assert not np.all(np.isfinite(np.asarray(poisoned.d_params["out"]["kernel"])))
+
+
+def test_generate_in_inference_mode_uses_the_running_batchnorm_statistics():
+  """Inference: each sample depends on its own z only (running statistics), so one z alone and
+  the same z in a batch give the same image; train=True normalises with the batch's own."""
+  gan = config_lib.build_gan(make_config(latent_dim=8))
+  state = step_lib.create_state(gan, jax.random.key(0))
+  # Running statistics unlike a fresh batch's, so the two modes really differ.
+  state = state.replace(g_batch_stats=jax.tree.map(lambda x: x + 0.5, state.g_batch_stats))
+  z = jax.random.normal(jax.random.key(1), (4, 8))
+  batch = step_lib.generate(gan, state, z, use_ema=False)
+  alone = step_lib.generate(gan, state, z[:1], use_ema=False)
+  np.testing.assert_allclose(alone[0], batch[0], atol=1e-5)
+  expected = gan.generator.apply({"params": state.g_params, "batch_stats": state.g_batch_stats},
+                                 z, None, train=False)
+  np.testing.assert_allclose(batch, expected, atol=0)
+  trained = step_lib.generate(gan, state, z, use_ema=False, train=True)
+  assert not np.allclose(trained, batch, atol=1e-3)
