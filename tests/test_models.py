@@ -312,3 +312,47 @@ def test_initialisers_are_the_papers():
   for layer in ("conv_1", "conv_2", "out"):
     np.testing.assert_allclose(np.asarray(d32[layer]["kernel"]).std(), 0.02, rtol=0.1,
                                err_msg=layer)
+
+
+def test_dcgan32_layers_are_radford_et_al():
+  """Widths 4f, 2f, f with f = 64; 4x4 kernels; no bias before BatchNorm; BatchNorm momentum
+  0.9 (PyTorch's 0.1) with scale from N(1, 0.02)."""
+  generator, discriminator = models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3)))
+  g_vars = generator.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
+  d_vars = discriminator.init(jax.random.key(1), jnp.zeros((1, 32, 32, 3)), train=False)
+  shapes = lambda tree: {jax.tree_util.keystr(p): tuple(x.shape)
+                         for p, x in jax.tree_util.tree_leaves_with_path(tree)}
+  assert shapes(g_vars["params"]) == {
+      "['project']['kernel']": (100, 4 * 4 * 256), "['project']['bias']": (4 * 4 * 256,),
+      "['bn_project']['scale']": (256,), "['bn_project']['bias']": (256,),
+      "['deconv_0']['kernel']": (4, 4, 256, 128), "['deconv_0']['bias']": (128,),
+      "['bn_0']['scale']": (128,), "['bn_0']['bias']": (128,),
+      "['deconv_1']['kernel']": (4, 4, 128, 64), "['deconv_1']['bias']": (64,),
+      "['bn_1']['scale']": (64,), "['bn_1']['bias']": (64,),
+      "['deconv_out']['kernel']": (4, 4, 64, 3), "['deconv_out']['bias']": (3,)}
+  assert shapes(d_vars["params"]) == {
+      "['conv_0']['kernel']": (4, 4, 3, 64), "['conv_0']['bias']": (64,),
+      "['conv_1']['kernel']": (4, 4, 64, 128), "['bn_1']['scale']": (128,),
+      "['bn_1']['bias']": (128,), "['conv_2']['kernel']": (4, 4, 128, 256),
+      "['bn_2']['scale']": (256,), "['bn_2']['bias']": (256,),
+      "['out']['kernel']": (4 * 4 * 256, 1), "['out']['bias']": (1,)}
+  scale = np.asarray(d_vars["params"]["bn_2"]["scale"])
+  np.testing.assert_allclose(scale.mean(), 1.0, atol=0.01)
+  np.testing.assert_allclose(scale.std(), 0.02, rtol=0.25)
+  # One training-mode pass from the initial statistics: running mean = 0.1 * the batch mean.
+  x = jax.random.uniform(jax.random.key(2), (8, 32, 32, 3), minval=-1, maxval=1)
+  _, updated = discriminator.apply(d_vars, x, train=True, mutable=["batch_stats"])
+  captured = {}
+
+  def grab(module, args, kwargs, out):  # the input of bn_1 (conv_1's output)
+    del args, kwargs
+    if module.name == "conv_1":
+      captured["h"] = out
+    return out
+
+  with nn.intercept_methods(lambda f, a, k, ctx: grab(ctx.module, a, k, f(*a, **k))
+                            if ctx.method_name == "__call__" else f(*a, **k)):
+    discriminator.apply(d_vars, x, train=True, mutable=["batch_stats"])
+  batch_mean = np.asarray(captured["h"]).mean(axis=(0, 1, 2))
+  np.testing.assert_allclose(updated["batch_stats"]["bn_1"]["mean"], 0.1 * batch_mean,
+                             rtol=1e-4, atol=1e-7)
