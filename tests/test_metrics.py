@@ -418,3 +418,56 @@ def test_nearest_neighbours_reject_mismatched_examples():
     metrics.nearest_neighbours(np.zeros((2, 3, 2)), np.zeros((4, 5)))
   with pytest.raises(ValueError, match="M >= 1"):
     metrics.nearest_neighbours(np.zeros((2, 3)), np.zeros((0, 3)))
+
+
+def test_kid_edge_sizes_and_each_shape_check():
+  rng = np.random.default_rng(3)
+  a, b = rng.normal(size=(6, 3)), rng.normal(1.0, 1.0, size=(6, 3))
+  # One subset (std 0) and subsets of two rows are valid.
+  mean, std = metrics.kernel_inception_distance(a, b, num_subsets=1, subset_size=6)
+  assert std == 0.0
+  np.testing.assert_allclose(mean, metrics._unbiased_mmd2(a, b), rtol=1e-12)  # pylint: disable=protected-access
+  assert np.isfinite(metrics.kernel_inception_distance(a, b, num_subsets=3, subset_size=2)[0])
+  for bad_a, bad_b in [(a[:, :2], b), (a[None], b), (a, b[None])]:
+    with pytest.raises(ValueError, match="must be \\[N, D\\] arrays with the same D"):
+      metrics.kernel_inception_distance(bad_a, bad_b)
+
+
+def test_kid_is_computed_in_float64_whatever_the_input():
+  # Features far from the origin: the cubic kernel's terms are ~1e18 and cancel; float32 loses
+  # the difference entirely.
+  rng = np.random.default_rng(0)
+  a = (1000.0 + rng.normal(size=(50, 4))).astype(np.float32)
+  b = (1000.0 + rng.normal(0.5, 1.0, size=(50, 4))).astype(np.float32)
+  in_float64 = metrics.kernel_inception_distance(a.astype(np.float64), b.astype(np.float64),
+                                                 num_subsets=2, subset_size=50)
+  np.testing.assert_allclose(metrics.kernel_inception_distance(a, b, num_subsets=2,
+                                                               subset_size=50),
+                             in_float64, rtol=1e-9)
+
+
+def test_inception_score_default_is_ten_splits():
+  probs = np.random.default_rng(1).dirichlet(np.ones(4), size=37)
+  assert metrics.inception_score(probs) == metrics.inception_score(probs, num_splits=10)
+  assert metrics.inception_score(probs) != metrics.inception_score(probs, num_splits=11)
+
+
+def test_mixture_metrics_with_asymmetric_modes():
+  # Modes whose negatives are not modes: a sample must be matched to its own mode.
+  means = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+  samples = np.array([[1.0, 0.01], [0.02, 2.0], [0.0, 1.98], [3.0, 3.03], [2.0, 2.0]])
+  result = metrics.mixture_metrics(samples, means, sigma=0.01)
+  # Within 3 sigma (0.03) of their nearest mode: the first four; [2, 2] is nowhere near one.
+  assert result["modes"] == 3
+  np.testing.assert_allclose(result["high_quality"], 4 / 5)
+  counts = np.array([1, 2, 1]) / 4
+  np.testing.assert_allclose(result["reverse_kl"], np.sum(counts * np.log(counts * 3)),
+                             rtol=1e-12)
+
+
+def test_nearest_neighbours_with_one_query_per_block():
+  queries = np.array([[0.0, 0.0], [5.0, 5.0], [1.0, 0.0]])
+  references = np.array([[1.0, 1.0], [5.0, 4.0], [0.0, 0.1]])
+  distances, indices = metrics.nearest_neighbours(queries, references, chunk=1)
+  np.testing.assert_array_equal(indices, [2, 1, 0])
+  np.testing.assert_allclose(distances, [0.1, 1.0, 1.0], rtol=1e-6)

@@ -356,3 +356,20 @@ def test_dcgan32_layers_are_radford_et_al():
   batch_mean = np.asarray(captured["h"]).mean(axis=(0, 1, 2))
   np.testing.assert_allclose(updated["batch_stats"]["bn_1"]["mean"], 0.1 * batch_mean,
                              rtol=1e-4, atol=1e-7)
+
+
+def test_generators_concatenate_a_16_dimensional_label_embedding():
+  for generator, z_dim in ((models.MLPGenerator((2,), (8,), "linear", num_classes=5), 3),
+                           (models.DCGAN28Generator(num_classes=5), 3)):
+    params = generator.init(jax.random.key(0), jnp.zeros((1, z_dim)), jnp.zeros((1,), jnp.int32),
+                            train=False)["params"]
+    assert params["label_embed"]["embedding"].shape == (5, 16)
+    first = params["hidden_0"] if "hidden_0" in params else params["dense"]
+    assert first["kernel"].shape[0] == z_dim + 16
+
+
+def test_the_narrowest_dcgan_builds():
+  generator, _ = models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3),
+                                            model_width=1))
+  g = generator.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)["params"]
+  assert g["deconv_1"]["kernel"].shape == (4, 4, 2, 1)
