@@ -47,6 +47,7 @@ def _stub_network():
   return evaluation.FeatureNetwork(outputs, "stub")
 
 
+@pytest.mark.slow
 def test_image_protocol_with_a_stub_network_matches_the_metrics_computed_directly(tmp_path):
   config = common.base_config()
   config.data_dir = str(tmp_path)

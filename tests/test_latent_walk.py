@@ -196,6 +196,7 @@ def test_workdir_without_a_run_is_a_one_line_error(tmp_path, capsys):
   assert error.startswith("error: --workdir") and error.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_run_without_a_checkpoint_is_a_clear_error(tiny_run, tmp_path):
   workdir = tmp_path / "untrained"
   workdir.mkdir()

@@ -45,6 +45,7 @@ def checkpoint_checksum(workdir, step):
     return json.load(f)["checksum"]
 
 
+@pytest.mark.slow
 def test_smoke_dcgan28_on_offline_mnist(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
   metrics = loop.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None,
@@ -167,6 +168,7 @@ def _poison_step(monkeypatch, bad_step):
   monkeypatch.setattr(loop.data, "make_source", poisoned)
 
 
+@pytest.mark.slow
 def test_nan_policy_stop_keeps_the_last_good_checkpoint(tmp_path, data_dir, monkeypatch):
   _poison_step(monkeypatch, bad_step=2)
   workdir = str(tmp_path / "run")
@@ -207,6 +209,7 @@ def test_evaluation_every_n_steps_is_logged(tmp_path):
     assert 0 <= line["eval/modes"] <= 8 and 0.0 <= line["eval/high_quality"] <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "dcgan28"])
 def test_seeds_trained_together_equal_separate_runs(tmp_path, data_dir, model):
   """num_seeds=2 in one vmapped program against the runs seed=0 and seed=1 trained alone.

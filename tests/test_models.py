@@ -104,6 +104,7 @@ def test_example_dropout_rate_and_independence():
 
 @pytest.mark.parametrize("family,shape", [("mlp", (2,)), ("dcgan28", (28, 28, 1)),
                                           ("dcgan32", (32, 32, 3)), ("dcgan64", (64, 64, 3))])
+@pytest.mark.slow
 def test_families_shapes_and_class_conditioning(family, shape):
   generator, discriminator = models.make_models(
       ml_collections.ConfigDict(dict(model=family, data_shape=shape, num_classes=10,
@@ -368,6 +369,7 @@ def test_generators_concatenate_a_16_dimensional_label_embedding():
     assert first["kernel"].shape[0] == z_dim + 16
 
 
+@pytest.mark.slow
 def test_the_narrowest_dcgan_builds():
   generator, _ = models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3),
                                             model_width=1))

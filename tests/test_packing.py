@@ -165,12 +165,14 @@ def check_packed_step(config, m, schedule=step_lib.DEFAULT_SCHEDULE):
   return gan, state, batch, rng, new_state
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("m", [2, 3])
 @pytest.mark.parametrize("kind", ["non_saturating", "relativistic_average"])
 def test_packed_sgd_step_moves_params_by_minus_lr_times_the_reference_gradients(kind, m):
   check_packed_step(mlp_config(loss=kind, pack=m, **EVERYTHING), m)
 
 
+@pytest.mark.slow
 def test_packed_step_under_every_schedule():
   config = mlp_config(pack=2, **EVERYTHING)
   for schedule in (step_lib.Schedule(share_generator_forward=False),
@@ -200,6 +202,7 @@ def test_pack_one_is_the_unpacked_step():
     np.testing.assert_array_equal(metrics_a[name], metrics_b[name])
 
 
+@pytest.mark.slow
 def test_packed_step_on_eight_devices_is_the_one_device_step():
   # 16 samples, 2 per device: each device packs its own pair; keys are global, so the masks and
   # mixing weights are those of one device.
@@ -234,6 +237,7 @@ def test_conv_discriminator_judges_channel_stacked_samples():
   np.testing.assert_allclose(metrics["d_real"], np.mean(jax.nn.sigmoid(logits)), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_batchnorm_generator_is_normalised_per_pack_slot():
   m, latent = 2, 3
   generator = models.PacGANGenerator((2,), hidden=(8, 8))

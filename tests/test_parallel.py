@@ -52,6 +52,7 @@ def setup():
   return one_device_run(xla_cpu_options="")
 
 
+@pytest.mark.slow
 def test_pmap_matches_one_device(setup):
   gan, schedule, state, batches, rng, single = setup
   step = parallel.pmap_train_step(gan, donate=False, schedule=schedule)

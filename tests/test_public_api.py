@@ -48,6 +48,7 @@ def trained_run(tmp_path_factory):
   return workdir
 
 
+@pytest.mark.slow
 def test_load_run_gives_config_models_and_the_newest_state(trained_run):
   run = gan.load_run(trained_run)
   assert run.step == 3 and int(run.state.step) == 3

@@ -247,6 +247,7 @@ SCHEDULES = {
 
 @pytest.mark.parametrize("kind", ["non_saturating"] + [
     k for k in losses.names() if losses.get(k).generator_uses_real])
+@pytest.mark.slow
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_every_schedule_computes_the_reference_step(schedule, kind):
   check_against_reference(mlp_config(loss=kind, **VARIANTS["everything"]), SCHEDULES[schedule])
