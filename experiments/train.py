@@ -9,7 +9,6 @@ processes (hosts): start one per host with --coordinator_address=HOST:PORT --num
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags

@@ -10,7 +10,6 @@ time. The cache dir defaults to $JAXGAN_CACHE or ~/.cache/jaxgan, the data dir t
 or ~/tensorflow_datasets.
 """
 
-import sys
 import time
 
 from absl import app
