@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -202,9 +203,11 @@ def main() -> None:
   parser.add_argument("--list", action="store_true", help="print the sampled mutants and stop")
   parser.add_argument("--rerun", default=None,
                       help="a results file: run again only its survivors, against today's tests")
+  parser.add_argument("--base", default="HEAD",
+                      help="with --rerun: the commit the results file's mutants were made from")
   args = parser.parse_args()
   if args.rerun:
-    rerun(args.rerun, args.jobs, args.timeout)
+    rerun(args.rerun, args.jobs, args.timeout, args.base)
     return
   # One snapshot of the tree for the whole run: edits in the checkout meanwhile change nothing.
   snapshot = _scratch_copy()
@@ -244,13 +247,40 @@ def main() -> None:
   print(f"all: {killed} killed, {survived} survived, score {killed / max(1, killed + survived):.1%}")
 
 
-def rerun(path: str, jobs: int, timeout: float) -> None:
-  """Runs the survivors of an earlier results file again (the same mutants, today's tests),
-  and records their new status in the file."""
+def _relocate(record: dict, old_source: str, new_source: str) -> Optional[dict]:
+  """The mutant's offsets in today's file: its text with 60 characters of context either side
+  must occur once in the new source (None otherwise)."""
+  start, end = record["start"], record["end"]
+  for margin in (60, 120, 240):
+    context = old_source[max(0, start - margin):end + margin]
+    at = new_source.find(context)
+    if at >= 0 and new_source.find(context, at + 1) < 0:
+      offset = at - max(0, start - margin)
+      return dict(record, start=start + offset, end=end + offset,
+                  line=new_source.count("\n", 0, start + offset) + 1)
+  return None
+
+
+def rerun(path: str, jobs: int, timeout: float, base: str) -> None:
+  """Runs the survivors of an earlier results file again (the same mutants, today's tests and
+  code; each mutant is moved to where its text stands today), and records their new status."""
   with open(path, encoding="utf-8") as f:
     results = json.load(f)
   snapshot = _scratch_copy()
-  survivors = [r for r in results if r["status"] == "survived"]
+  survivors = []
+  for r in results:
+    if r["status"] != "survived":
+      continue
+    old = subprocess.run(["git", "show", f"{base}:{r['path']}"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    with open(os.path.join(snapshot, r["path"]), encoding="utf-8") as f:
+      moved = _relocate(r, old, f.read())
+    if moved is None:
+      r["status"] = "unplaced"
+      print(f"unplaced         {r['path']}:{r['line']}: {r['before'][:60]!r}", flush=True)
+      continue
+    r.update(start=moved["start"], end=moved["end"], line=moved["line"])
+    survivors.append(r)
   fields = {f.name for f in dataclasses.fields(Mutant)}
   with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
     futures = [pool.submit(run_mutant, Mutant(**{k: v for k, v in r.items() if k in fields}),
