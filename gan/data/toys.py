@@ -243,17 +243,11 @@ _NO_CLASSES = ("train", "test")
 registry.register(registry.DatasetSpec(
     name="toy_1d", data_shape=(1,), num_classes=0, splits=_NO_CLASSES, open=_open, offline=True,
     evaluation="moments", mixture=TOY_1D, sample_reference=_reference_points))
-registry.register(registry.DatasetSpec(
-    name="toy_ring", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open,
-    offline=True, evaluation="mixture", mixture=RING, sample_reference=_reference_points))
-registry.register(registry.DatasetSpec(
-    name="toy_grid", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open,
-    offline=True, evaluation="mixture", mixture=GRID, sample_reference=_reference_points))
-# The PacGAN protocol (Lin et al. 2018, Sec. 5.1): 100,000 fixed training points of the same
-# mixtures; the same `mixture` evaluation (2,500 samples, high quality within 3 sigma).
-registry.register(registry.DatasetSpec(
-    name="toy_ring_100k", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open_finite,
-    offline=True, evaluation="mixture", mixture=RING, sample_reference=_reference_points))
-registry.register(registry.DatasetSpec(
-    name="toy_grid_100k", data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_open_finite,
-    offline=True, evaluation="mixture", mixture=GRID, sample_reference=_reference_points))
+# The 2-D mixtures, sampled fresh every step; and the PacGAN protocol (Lin et al. 2018, Sec. 5.1):
+# 100,000 fixed training points of the same mixtures. All take the same `mixture` evaluation
+# (2,500 samples, high quality within 3 sigma).
+for _name, _mixture in (("toy_ring", RING), ("toy_grid", GRID)):
+  for _suffix, _opener in (("", _open), ("_100k", _open_finite)):
+    registry.register(registry.DatasetSpec(
+        name=_name + _suffix, data_shape=(2,), num_classes=0, splits=_NO_CLASSES, open=_opener,
+        offline=True, evaluation="mixture", mixture=_mixture, sample_reference=_reference_points))
