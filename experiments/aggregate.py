@@ -1,12 +1,17 @@
 r"""Tabulates a sweep: one row per setting, each metric as mean ± standard error over seeds.
 
   python -m experiments.aggregate --root workdirs/ring [--metrics modes,high_quality] [--train]
+  python -m experiments.aggregate --root workdirs/ring --trend    # every evaluated step
 
 Reads every ``<root>/*/results.json`` (runs of several seeds in one program count each seed),
 groups the runs by setting (their sweep overrides without the seed), and writes
 ``<root>/summary.md`` and ``<root>/summary.csv``. Final evaluations are tabulated (``--train``:
 the last logged training metrics instead). Where the sweep's config file defines
 ``paper_results()`` (``{setting: {metric: "6.3 ± 0.5"}}``), the paper's value stands beside ours.
+
+``--trend`` tabulates every evaluated step instead (runs trained with ``eval_every``; each run's
+``eval.jsonl``): one row per setting and step, so a short budget shows where training is heading.
+It writes ``<root>/trend.md`` and ``<root>/trend.csv``.
 """
 
 import json
@@ -21,13 +26,17 @@ from experiments import cli
 _ROOT = flags.DEFINE_string("root", None, "The sweep's root directory.")
 _METRICS = flags.DEFINE_list("metrics", None, "Metrics to report (default: all).")
 _TRAIN = flags.DEFINE_bool("train", False, "Tabulate training metrics, not the evaluation.")
+_TREND = flags.DEFINE_bool("trend", False, "One row per setting and evaluated step (eval.jsonl).")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 flags.mark_flags_as_required(["root"])
 
 
-def collect(root, train=False):
-  """``(runs, paper)``: per run its setting and per-seed metric dicts; the config's paper values."""
-  from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
+def collect(root, train=False, trend=False):
+  """``(runs, paper)``: per run its setting and per-seed metric dicts; the config's paper values.
+
+  With ``trend`` a run gives one entry per evaluated step, its setting suffixed with the step.
+  """
+  from gan import config as config_lib, loop, sweeps  # pylint: disable=g-import-not-at-top
   sweep_file = os.path.join(root, "sweep.json")
   if not os.path.isfile(sweep_file):
     raise config_lib.ConfigError(f"--root {root} holds no sweep (no sweep.json); pass the --root "
@@ -36,6 +45,11 @@ def collect(root, train=False):
     sweep = json.load(f)
   runs = []
   for run in sweep["runs"]:
+    setting = sweeps.setting_name(run["overrides"])
+    if trend:
+      for step, values in loop.read_eval_history(os.path.join(root, run["name"])).items():
+        runs.append(dict(setting=setting, step=step, values=[v for v in values if v]))
+      continue
     path = os.path.join(root, run["name"], "results.json")
     if not os.path.isfile(path):
       continue
@@ -43,29 +57,39 @@ def collect(root, train=False):
       results = json.load(f)
     values = results.get("train_per_seed") if train else results.get("eval_per_seed")
     if values:
-      runs.append(dict(setting=sweeps.setting_name(run["overrides"]),
-                       values=[v for v in values if v]))
+      runs.append(dict(setting=setting, values=[v for v in values if v]))
   paper = {}
-  if os.path.isfile(sweep["config"]):
+  if trend:
+    runs.sort(key=lambda r: r["step"])  # stable: settings keep their sweep order within a step
+    order = list(dict.fromkeys(r["setting"] for r in runs))
+    runs.sort(key=lambda r: order.index(r["setting"]))
+    runs = [dict(r, setting=f"{r['setting']} @ {r['step']}") for r in runs]
+  elif os.path.isfile(sweep["config"]):
     module = cli.load_config_module(sweep["config"])
     if hasattr(module, "paper_results"):
       paper = module.paper_results()
   return runs, paper
 
 
-def aggregate(root, metrics=None, train=False, log=print):
-  """Writes ``summary.md`` / ``summary.csv`` under ``root``; returns the Markdown table."""
+def aggregate(root, metrics=None, train=False, log=print, trend=False):
+  """Writes ``summary.md`` / ``summary.csv`` (``trend.*`` with ``trend``) under ``root``; returns
+  the Markdown table."""
   from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
-  runs, paper = collect(root, train)
+  runs, paper = collect(root, train, trend)
   if not runs:
+    if trend:
+      raise config_lib.ConfigError(
+          f"--root {root} has no run evaluated during training (no eval.jsonl); run the sweep "
+          "with --config.eval_every=N (or config.final_eval=True).")
     raise config_lib.ConfigError(
         f"--root {root} has no finished run with {'training metrics' if train else 'a final evaluation'}"
         f"{'' if train else ' (set config.final_eval=True, or pass --train)'}.")
   rows = sweeps.aggregate(runs, metrics)
   table = sweeps.markdown_table(rows, paper)
-  with open(os.path.join(root, "summary.md"), "w", encoding="utf-8") as f:
+  name = "trend" if trend else "summary"
+  with open(os.path.join(root, f"{name}.md"), "w", encoding="utf-8") as f:
     f.write(table + "\n")
-  with open(os.path.join(root, "summary.csv"), "w", encoding="utf-8") as f:
+  with open(os.path.join(root, f"{name}.csv"), "w", encoding="utf-8") as f:
     f.write(sweeps.csv_table(rows))
   log(table)
   return table
@@ -76,7 +100,8 @@ def main(argv):
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(
-      lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value), _DEBUG.value)
+      lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value, trend=_TREND.value),
+      _DEBUG.value)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ from gan.config import ConfigError
 
 _SAMPLES_SALT = 0x5A3
 RESULTS_FILE = "results.json"
+# One line per evaluation during training (``eval_every``) and the final one: ``{"step": s,
+# "eval_per_seed": [...]}``. A step evaluated again after a resume is read as its last line.
+EVAL_HISTORY_FILE = "eval.jsonl"
 
 
 class NonFiniteError(RuntimeError):
@@ -159,6 +162,25 @@ def read_results(workdir: str) -> Optional[dict]:
     return json.load(f)
 
 
+def read_eval_history(workdir: str) -> dict[int, list]:
+  """``{step: [metrics of seed i, ...]}`` from ``eval.jsonl`` (empty without one)."""
+  path = os.path.join(workdir, EVAL_HISTORY_FILE)
+  history = {}
+  if os.path.isfile(path):
+    with open(path, encoding="utf-8") as f:
+      for line in f:
+        if line.strip():
+          row = json.loads(line)
+          history[int(row["step"])] = row["eval_per_seed"]
+  return dict(sorted(history.items()))
+
+
+def _append_eval_history(workdir: str, step: int, results: list[dict]) -> None:
+  with open(os.path.join(workdir, EVAL_HISTORY_FILE), "a", encoding="utf-8") as f:
+    f.write(json.dumps(dict(step=step, eval_per_seed=[r["model"] for r in results]),
+                       sort_keys=True) + "\n")
+
+
 def _write_results(workdir: str, results: dict) -> None:
   path = os.path.join(workdir, RESULTS_FILE)
   with open(path + ".tmp", "w", encoding="utf-8") as f:
@@ -256,12 +278,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   evaluator = _make_evaluator(config, gan, log) if (
       config.get("eval_every", 0) or config.get("final_eval", False)) else None
 
-  def evaluate(state) -> list[dict]:
-    return [evaluator(_index(state, i) if many else state) for i in range(len(seeds))]
+  def evaluate(step, state) -> list[dict]:
+    results = [evaluator(_index(state, i) if many else state) for i in range(len(seeds))]
+    if is_main:
+      _append_eval_history(workdir, step, results)
+    return results
 
   rows = config.batch_size * config.n_critic
   bar = writers.Progress(config.num_steps, start, enabled=is_main and progress)
-  window, skipped = [], 0
+  window, skipped, evaluated = [], 0, {}
   last = (stored or {}).get("train_per_seed")  # per seed, the last logged window's means
   if start == 0 and config.sample_every:
     write_samples(0, state)
@@ -308,7 +333,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       if config.sample_every and done % config.sample_every == 0:
         write_samples(done, state)
       if config.get("eval_every", 0) and done % config.eval_every == 0:
-        results = evaluate(state)
+        results = evaluate(done, state)
+        evaluated = {done: results}  # the last, reused by the final evaluation at the same step
         writer.scalars(done, {f"eval/{k}": float(np.mean([r["model"][k] for r in results]))
                               for k in results[0]["model"]})
       if done % config.checkpoint_every == 0 or done == config.num_steps:
@@ -324,7 +350,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     for i, folder in enumerate(samples_dirs):
       suffix = f"_seed{seeds[i]}" if many else ""
       _write_progress(folder, workdir, suffix)
-  final_eval = evaluate(state) if config.get("final_eval", False) else None
+  final_eval = None
+  if config.get("final_eval", False):
+    final_eval = evaluated.get(config.num_steps) or evaluate(config.num_steps, state)
   logged = [m for m in (last or []) if m]
   train_mean = {k: float(np.mean([m[k] for m in logged])) for k in logged[0]} if logged else {}
   if is_main:

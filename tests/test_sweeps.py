@@ -86,7 +86,8 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
   args = [sys.executable, "-m", "experiments.sweep", "--config=experiments/configs/toy_ring.py",
           f"--root={root}", "--grid=loss=non_saturating,hinge", "--seeds=0,1",
           "--config.num_steps=4", "--config.sample_every=0", "--config.checkpoint_every=2",
-          "--config.final_eval=True", "--config.mlp_hidden=(16, 16)", "--config.batch_size=16"]
+          "--config.final_eval=True", "--config.mlp_hidden=(16, 16)", "--config.batch_size=16",
+          "--config.eval_every=2"]
   first = subprocess.run(args + ["--parallel=2"], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True)
   assert first.stdout.count("(done)") == 4
@@ -116,3 +117,17 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
   assert "| loss=non_saturating | 2 |" in table and "| loss=hinge | 2 |" in table
   assert os.path.isfile(os.path.join(root, "summary.csv"))
+  # --trend: every evaluated step (eval_every=2 and the final one), from each run's eval.jsonl;
+  # the resumed run evaluated step 4 twice, and its last line counts once.
+  trend = subprocess.run([sys.executable, "-m", "experiments.aggregate", f"--root={root}",
+                          "--trend", "--metrics=modes"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True).stdout
+  rows = [l for l in trend.splitlines() if l.startswith("| loss=")]
+  assert [r.split(" | ")[:2] for r in rows] == [
+      ["| loss=non_saturating @ 2", "2"], ["| loss=non_saturating @ 4", "2"],
+      ["| loss=hinge @ 2", "2"], ["| loss=hinge @ 4", "2"]]
+  final_modes = [r["eval_per_seed"][0]["modes"] for n, r in results.items() if "hinge" in n]
+  assert rows[3].split(" | ")[2] == sweeps.markdown_table(sweeps.aggregate(
+      [dict(setting="x", values=[dict(modes=m) for m in final_modes])])).splitlines()[-1].split(
+          " | ")[2]
+  assert os.path.isfile(os.path.join(root, "trend.csv"))
