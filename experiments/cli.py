@@ -57,11 +57,50 @@ def parse_flags(argv):
     if "config" in flags.FLAGS:
       _ = flags.FLAGS["config"].value.keys()  # config files load lazily: load it here
     return remaining
-  except (flags.Error, KeyError, AttributeError, ValueError, TypeError, OSError) as e:
+  except Exception as e:  # pylint: disable=broad-except
+    failure = config_file_failure(e)
+    if failure:
+      print(f"error: the config file cannot be loaded: {failure}. Fix it: a config file defines "
+            "get_config() returning a ConfigDict (see experiments/configs/).", file=sys.stderr)
+      sys.exit(EXIT_USER_ERROR)
+    if not isinstance(e, (flags.Error, KeyError, AttributeError, ValueError, TypeError, OSError)):
+      raise
     message = " ".join(str(e).split()) or type(e).__name__
     print(f"error: {message} (see --helpfull for the flags; config fields are listed in "
           f"experiments/configs/common.py)", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
+
+
+def config_file_failure(error: BaseException) -> Optional[str]:
+  """``'path, line N: Type: message'`` when ``error`` (or one it was raised from) is a syntax
+  error or was raised by a config file's own code while it loaded; else None.
+
+  ml_collections re-raises a config's TypeError / ValueError with the traceback in the message,
+  and absl wraps that again: the original, and the line it came from, are found down the chain.
+  """
+  import traceback  # pylint: disable=g-import-not-at-top
+  seen = []
+  while error is not None and error not in seen:
+    seen.append(error)
+    if isinstance(error, SyntaxError):
+      return f"{error.filename}, line {error.lineno}: {error.msg}"
+    frames = traceback.extract_tb(error.__traceback__)
+    loader = [i for i, f in enumerate(frames) if f.filename.endswith(_CONFIG_LOADERS)]
+    own = [f for f in frames[loader[-1] + 1:] if not _is_library(f.filename)] if loader else []
+    if own:
+      message = " ".join(str(error).split())
+      return f"{own[-1].filename}, line {own[-1].lineno}: {type(error).__name__}: {message}"
+    error = error.__cause__ or error.__context__
+  return None
+
+
+# Where a config file's code is called from: ml_collections' flag parser, `load_config_module`.
+_CONFIG_LOADERS = ("config_flags.py", "cli.py")
+
+
+def _is_library(filename: str) -> bool:
+  return (filename.startswith("<") or "site-packages" in filename or
+          filename.endswith(_CONFIG_LOADERS))
 
 
 def define_config_flag(default_path: str, help_text: str = "Config file (experiments/configs/*.py)."):
@@ -91,7 +130,18 @@ def reject_unexpected_arguments(argv) -> None:
 def load_config_module(path: str):
   """The config file at ``path`` as a module (for its optional ``sweep()`` / ``paper_results()``)."""
   import importlib.util  # pylint: disable=g-import-not-at-top
+  from gan.config import ConfigError  # pylint: disable=g-import-not-at-top
   spec = importlib.util.spec_from_file_location("jaxgan_config_" + str(abs(hash(path))), path)
+  if spec is None:
+    raise ConfigError(f"the config file {path} is not a Python file; pass a config file "
+                      "(experiments/configs/*.py).")
   module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  try:
+    spec.loader.exec_module(module)
+  except Exception as e:  # pylint: disable=broad-except
+    failure = config_file_failure(e)
+    if not failure:
+      raise
+    raise ConfigError(f"the config file cannot be loaded: {failure}. Fix it: a config file "
+                      "defines get_config() returning a ConfigDict.") from e
   return module

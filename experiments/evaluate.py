@@ -1,9 +1,10 @@
 r"""Evaluates a training run's checkpoint against held-out real data.
 
-  python -m experiments.evaluate --workdir workdirs/dcgan_mnist [--step 4000]
+  python -m experiments.evaluate --workdir workdirs/dcgan_mnist [--step 4000] [--output_dir DIR]
 
 Uses the run's own saved config (``<workdir>/config.json``), restores the newest good checkpoint
-(or ``--step``), and writes ``<workdir>/eval/step_<N>.json`` and ``.md``: FID, KID, the score,
+(or ``--step``), and writes ``<output_dir>/step_<N>.json`` and ``.md`` (``--output_dir`` defaults
+to ``<workdir>/eval``; pass another for a read-only workdir): FID, KID, the score,
 precision/recall and density/coverage of the model beside the real-data references (see
 `gan.evaluation`). For CIFAR-10/CelebA runs pass the FID Inception weights with
 ``--inception_weights=/path/to/pt_inception-2015-12-05-6726825d.pth``.
@@ -11,6 +12,7 @@ precision/recall and density/coverage of the model beside the real-data referenc
 
 import json
 import os
+import tempfile
 
 from absl import app
 from absl import flags
@@ -22,18 +24,40 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: newest good).")
 _INCEPTION = flags.DEFINE_string("inception_weights", None,
                                  "FID Inception weights (.pth or .npz), for CIFAR-10/CelebA runs.")
+_OUTPUT = flags.DEFINE_string("output_dir", None, "Where to write the evaluation "
+                              "(default: <workdir>/eval).")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 flags.mark_flags_as_required(["workdir"])
 
 
-def evaluate(workdir, step=None, inception_weights=None, log=print):
+def _writable_output_dir(path):
+  """Creates ``path`` and checks a file can be written there, before any computing."""
+  from gan.config import ConfigError  # pylint: disable=g-import-not-at-top
+  try:
+    os.makedirs(path, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path):
+      pass
+  except OSError as e:
+    raise ConfigError(f"cannot write the evaluation to {path} ({e.strerror}); pass "
+                      "--output_dir=DIR, a directory you can write to.") from e
+  return path
+
+
+def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=None):
   """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict
   (for a run of several seeds trained together, one result per seed under ``'per_seed'``)."""
   import jax  # pylint: disable=g-import-not-at-top
-  from gan import checkpointing, config as config_lib, evaluation, loop  # pylint: disable=g-import-not-at-top
-  config = config_lib.load_run_config(workdir)
+  # pylint: disable-next=g-import-not-at-top
+  from gan import checkpointing, evaluation, loop, workdir as workdir_lib, writers
+  config = workdir_lib.load_config(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
+  # Everything that can be refused cheaply is, before the feature network (which may train for
+  # a minute) and the restore: no checkpoint, an output that cannot be written.
+  if not checkpointing.Checkpointer.steps_on_disk(os.path.join(workdir, "checkpoints")):
+    raise checkpointing.CheckpointError(f"--workdir {workdir} has no checkpoint yet; train first "
+                                        "(python -m experiments.train).")
+  out_dir = _writable_output_dir(output_dir or os.path.join(workdir, "eval"))
   evaluator = evaluation.Evaluator(config, log)
   # The feature network first: a missing Inception weights file is reported before any restore.
   _ = evaluator.network
@@ -45,18 +69,17 @@ def evaluate(workdir, step=None, inception_weights=None, log=print):
   result = dict(results[0], step=int(step), seed=seeds[0])
   if len(seeds) > 1:
     result = dict(step=int(step), per_seed=[dict(r, seed=s) for r, s in zip(results, seeds)])
-  out_dir = os.path.join(workdir, "eval")
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, f"step_{step}.json"), "w", encoding="utf-8") as f:
-    json.dump(result, f, indent=2)
   text = []
   for seed, one in zip(seeds, results):
     what = one.get("feature_network", "mixture metrics")
     text.append(f"Step {step}, seed {seed}: {one['num_samples']} generated samples against "
                 f"held-out data ({what}), {one['seconds']:.1f} s\n\n"
                 f"{evaluation.format_table(one)}\n")
-  with open(os.path.join(out_dir, f"step_{step}.md"), "w", encoding="utf-8") as f:
-    f.write("\n".join(text))
+  with writers.reporting_write_errors(out_dir):
+    with open(os.path.join(out_dir, f"step_{step}.json"), "w", encoding="utf-8") as f:
+      json.dump(result, f, indent=2)
+    with open(os.path.join(out_dir, f"step_{step}.md"), "w", encoding="utf-8") as f:
+      f.write("\n".join(text))
   log("\n".join(text))
   return result
 
@@ -66,7 +89,8 @@ def main(argv):
   if not _DEBUG.value:
     logging.set_verbosity(logging.WARNING)
   return cli.run_reporting_errors(
-      lambda: evaluate(_WORKDIR.value, _STEP.value, _INCEPTION.value), _DEBUG.value)
+      lambda: evaluate(_WORKDIR.value, _STEP.value, _INCEPTION.value,
+                       output_dir=_OUTPUT.value), _DEBUG.value)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,9 @@ def load_digit_run(workdir: str, log: Callable[[str], None] = print):
     gan.config.ConfigError: ``workdir`` holds no run, or not an unconditional run on digits.
     gan.checkpointing.CheckpointError: the run has no usable checkpoint.
   """
-  from gan import checkpointing, config as config_lib, data  # pylint: disable=g-import-not-at-top
-  config = config_lib.load_run_config(workdir)
+  # pylint: disable-next=g-import-not-at-top
+  from gan import checkpointing, config as config_lib, data, workdir as workdir_lib
+  config = workdir_lib.load_config(workdir)
   if data.get(config.dataset).evaluation != DIGITS_PROTOCOL:
     digits = [n for n in data.names() if data.get(n).evaluation == DIGITS_PROTOCOL]
     raise config_lib.ConfigError(

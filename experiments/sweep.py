@@ -11,6 +11,11 @@ skipped and its stored results reported; an unfinished one resumes from its chec
 `experiments.train` command per run (for a SLURM array or a TPU queue) and trains nothing.
 ``<root>/sweep.json`` records the config file and the runs; `experiments.aggregate` tabulates
 them (mean ± s.e. over seeds).
+
+--grid values are checked as the config's fields are (`gan.config.FIELDS`) before any run starts.
+A tuple value is written in parentheses, quoted for the shell:
+``--grid 'mlp_hidden=(64,64),(128,128)'`` (two runs). Seeds come from --seeds, or from ``seed`` in
+--grid or in the config's ``sweep()``: one of them.
 """
 
 import json
@@ -30,25 +35,13 @@ _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conf
 _ROOT = flags.DEFINE_string("root", None, "Directory holding one workdir per run.")
 _CONFIG = cli.define_config_flag(_DEFAULT_CONFIG, "Base config file (may define sweep()).")
 _GRID = flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable), crossed with the "
-                                  "config's sweep(); tuple items separated by ':'.")
+                                  "config's sweep(); a tuple value in parentheses: "
+                                  "'mlp_hidden=(64,64),(128,128)'.")
 _SEEDS = flags.DEFINE_string("seeds", None, "Comma-separated seeds crossed with every point.")
 _PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time (each in its own process).")
 _PRINT = flags.DEFINE_bool("print_commands", False, "Print one command per run; train nothing.")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 flags.mark_flags_as_required(["root"])
-
-
-def parse_seeds(text):
-  from gan.config import ConfigError  # pylint: disable=g-import-not-at-top
-  if text is None:
-    return None
-  try:
-    seeds = [int(s) for s in text.split(",")]
-  except ValueError as e:
-    raise ConfigError(f"--seeds {text!r} must be comma-separated integers, e.g. 0,1,2.") from e
-  if any(s < 0 for s in seeds):
-    raise ConfigError(f"--seeds {text!r} must be non-negative integers.")
-  return seeds
 
 
 def plan(config_path, base, grid_specs=(), seeds_text=None):
@@ -58,14 +51,41 @@ def plan(config_path, base, grid_specs=(), seeds_text=None):
   points = module.sweep() if hasattr(module, "sweep") else [{}]
   runs = []
   for overrides in sweeps.cross(points, sweeps.parse_grid(grid_specs, base),
-                                parse_seeds(seeds_text)):
+                                sweeps.parse_seeds(seeds_text)):
+    name = sweeps.run_name(overrides)
     config = sweeps.apply_overrides(base, overrides)
-    config_lib.check_config(config)
-    runs.append((sweeps.run_name(overrides), overrides, config))
+    try:
+      config_lib.check_config(config)
+    except config_lib.ConfigError as e:
+      raise config_lib.ConfigError(f"run {name}: {e}") from e
+    runs.append((name, overrides, config))
   names = [name for name, _, _ in runs]
   if len(set(names)) != len(names):
     raise config_lib.ConfigError(f"the sweep names some runs twice: {names}.")
   return runs
+
+
+def check_root(root, runs):
+  """Refuses, before anything trains, a --root that cannot hold the runs, or a run directory
+  holding a run of another config (resuming it would mix two experiments)."""
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  if os.path.exists(root) and not os.path.isdir(root):
+    raise config_lib.ConfigError(f"--root {root} is a file, not a directory; pass a directory "
+                                 "path.")
+  try:
+    os.makedirs(root, exist_ok=True)
+  except OSError as e:
+    raise config_lib.ConfigError(f"--root {root} cannot be created ({e.strerror}); pass a "
+                                 "directory path you can write to.") from e
+  for name, _, config in runs:
+    workdir = os.path.join(root, name)
+    if os.path.isfile(os.path.join(workdir, "config.json")):
+      saved = config_lib.load_run_config(workdir).to_dict()
+      diffs = config_lib.config_differences(saved, config.to_dict())
+      if diffs:
+        raise config_lib.ConfigError(
+            f"{workdir} holds a run with a different config ({'; '.join(diffs)}); nothing was "
+            "trained. Use a new --root, or the command that made it.")
 
 
 def train_command(config_path, workdir, overrides, flag_overrides=()):
@@ -78,19 +98,19 @@ def train_command(config_path, workdir, overrides, flag_overrides=()):
 def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=1,
               print_commands=False, flag_overrides=(), log=print):
   """Runs (or skips, or resumes) every run of the sweep; returns ``{name: results}``."""
-  from gan import config as config_lib, loop  # pylint: disable=g-import-not-at-top
+  from gan import config as config_lib, loop, sweeps  # pylint: disable=g-import-not-at-top
   runs = plan(config_path, base, grid_specs, seeds_text)
   if print_commands:
     for name, overrides, _ in runs:
       log(shlex.join(train_command(config_path, os.path.join(root, name), overrides,
                                    flag_overrides)))
     return {}
-  if os.path.exists(root) and not os.path.isdir(root):
-    raise config_lib.ConfigError(f"--root {root} is a file, not a directory.")
-  os.makedirs(root, exist_ok=True)
-  with open(os.path.join(root, "sweep.json"), "w", encoding="utf-8") as f:
+  check_root(root, runs)
+  record = os.path.join(root, "sweep.json")
+  with open(record + ".tmp", "w", encoding="utf-8") as f:
     json.dump(dict(config=os.path.abspath(config_path), flag_overrides=list(flag_overrides),
                    runs=[dict(name=n, overrides=o) for n, o, _ in runs]), f, indent=2)
+  os.replace(record + ".tmp", record)
   todo = []
   for name, overrides, config in runs:
     stored = loop.read_results(os.path.join(root, name))
@@ -103,28 +123,30 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
       log(f"== {name}")
       loop.train_and_evaluate(config, os.path.join(root, name), log=log)
   else:
-    pending, active = list(todo), []
+    pending, active, failed = list(todo), [], []
     while pending or active:
-      while pending and len(active) < parallel:
+      while pending and not failed and len(active) < parallel:
         name, overrides, _ = pending.pop(0)
         log(f"== {name} (started)")
         logfile = open(os.path.join(root, f"{name}.log"), "w", encoding="utf-8")
         active.append((name, logfile, subprocess.Popen(
             train_command(config_path, os.path.join(root, name), overrides, flag_overrides),
             stdout=logfile, stderr=subprocess.STDOUT)))
+      if not active:
+        break
       name, logfile, process = active.pop(0)
-      process.wait()
+      process.wait()  # after a failure, the runs under way finish; no new one starts
       logfile.close()
       if process.returncode:
-        raise config_lib.ConfigError(f"run {name} failed (exit {process.returncode}); see "
-                                     f"{os.path.join(root, name + '.log')}. Finished runs are "
-                                     "kept: run the sweep again to resume.")
-      log(f"== {name} (done)")
+        failed.append(f"{name} (exit {process.returncode}; see {os.path.join(root, name)}.log)")
+      else:
+        log(f"== {name} (done)")
+    if failed:
+      raise config_lib.ConfigError(f"run {', '.join(failed)} failed. Finished runs are kept: run "
+                                   "the sweep again to resume.")
   results = {name: loop.read_results(os.path.join(root, name)) for name, _, _ in runs}
   for name, result in results.items():
-    shown = (result or {}).get("eval_per_seed") or (result or {}).get("train_per_seed") or [{}]
-    log(f"{name}: " + " ".join(f"{k}={v:.4g}" for k, v in sorted((shown[0] or {}).items())
-                               if isinstance(v, (int, float))))
+    log(f"{name}: {sweeps.results_line(result)}")
   return results
 
 

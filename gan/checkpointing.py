@@ -23,8 +23,10 @@ for a notebook or a script: ``run = load_run("workdirs/dcgan_mnist"); x = run.sa
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from typing import Any, Callable, Mapping, Optional
@@ -36,6 +38,7 @@ import orbax.checkpoint as ocp
 
 from gan import config as config_lib
 from gan import step as step_lib
+from gan import workdir as workdir_lib
 
 
 class CheckpointError(RuntimeError):
@@ -90,6 +93,21 @@ def _restore_verified(restore: Callable[[ocp.args.Composite], Any], like: Any,
   return restored["state"], meta
 
 
+def _write_failure_reason(error: BaseException) -> str:
+  """Why a write failed, in a few words: the operating system's reason where orbax (whose errors
+  run to kilobytes of paths) carries one, else the error's text, shortened."""
+  seen = error
+  while seen is not None:
+    if isinstance(seen, OSError) and seen.strerror:
+      return seen.strerror
+    code = re.search(r"os_error_code='(\d+)'", str(seen))
+    if code:
+      return os.strerror(int(code.group(1)))
+    seen = seen.__cause__ or seen.__context__
+  text = " ".join(str(error).split())
+  return text if len(text) <= 300 else text[:300] + " ..."
+
+
 class Checkpointer:
   """Saves and restores a train state under ``<workdir>/checkpoints``; keeps the last ``keep``."""
 
@@ -100,6 +118,13 @@ class Checkpointer:
                                            enable_async_checkpointing=False)
     self._manager = ocp.CheckpointManager(self.directory, options=options,
                                           item_names=("state", "meta"))
+
+  @staticmethod
+  def steps_on_disk(directory: str) -> list[int]:
+    """The step directories under ``directory`` (complete or not), oldest first; for messages."""
+    if not os.path.isdir(directory):
+      return []
+    return sorted(int(name) for name in os.listdir(directory) if name.isdigit())
 
   def steps(self) -> list[int]:
     """Steps with a complete checkpoint directory, oldest first."""
@@ -114,10 +139,12 @@ class Checkpointer:
           state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
       self._manager.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
+      for partial in glob.glob(os.path.join(self.directory, f"{int(step)}.orbax-checkpoint-tmp*")):
+        shutil.rmtree(partial, ignore_errors=True)  # the half-written step gives its space back
       raise CheckpointError(
-          f"Could not write the checkpoint of step {step} to {self.directory}: {e}. The earlier "
-          f"checkpoints ({self.steps() or 'none'}) are untouched; free disk space or fix "
-          f"permissions, then run again to resume.") from e
+          f"Could not write the checkpoint of step {step} to {self.directory} "
+          f"({_write_failure_reason(e)}). The earlier checkpoints ({self.steps() or 'none'}) are "
+          f"untouched; free disk space or fix permissions, then run again to resume.") from e
 
   def restore(self, step: int, like: Any) -> Any:
     """Restores step ``step`` into the structure, shapes and shardings of ``like``; verified."""
@@ -364,7 +391,7 @@ def load_run(workdir: str, step: Optional[int] = None, seed_index: int = 0,
     gan.config.ConfigError: ``workdir`` holds no training run, or no such seed.
     CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
   """
-  config = config_lib.load_run_config(workdir)
+  config = workdir_lib.load_config(workdir)
   gan, step, state = restore_run(workdir, config, step, log)
   num_seeds = int(config.get("num_seeds", 1))
   if not 0 <= seed_index < num_seeds:

@@ -48,6 +48,7 @@ import orbax.checkpoint as ocp
 
 from gan import batching
 from gan import checkpointing
+from gan import config as config_lib
 from gan import data
 
 CLASSIFIER_VERSION = 1
@@ -453,6 +454,18 @@ def save_classifier(directory: str, variables: Mapping[str, Any],
   checkpointing.save_tree(directory, variables, metadata)
 
 
+def _check_writable(directory: str) -> None:
+  """Refuses, before a minute of training, a cache the trained classifier could not be saved to."""
+  existing = directory
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+    raise config_lib.ConfigError(
+        f"The MNIST evaluation classifier has to be trained, but it could not be saved to "
+        f"{directory}: {existing} is not a writable directory. Set $JAXGAN_CACHE to a writable "
+        "directory (or fix its permissions) and run again.")
+
+
 def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional[str] = None,
                              log: Optional[Callable[[str], None]] = print, *,
                              force_retrain: bool = False, seed: int = DEFAULT_SEED,
@@ -497,6 +510,7 @@ def load_or_train_classifier(cache_dir: Optional[str] = None, data_dir: Optional
       log(f"Loaded the MNIST classifier from {directory} (held-out accuracy "
           f"{classifier.accuracy:.2%}).")
       return classifier
+  _check_writable(directory)
   start = time.time()
   variables, accuracy, sizes = _train_and_evaluate(data_dir, seed, num_steps, batch_size, log)
   seconds = time.time() - start

@@ -11,14 +11,19 @@ step takes:
 
 `check_config` refuses, with one message naming the field and what would work, every value that
 cannot work and every combination that would silently compute something else (a gradient penalty
-on a BatchNorm discriminator; the Wasserstein loss with no Lipschitz constraint on D).
+on a BatchNorm discriminator; the Wasserstein loss with no Lipschitz constraint on D). Each field's
+type and range is one entry of `FIELDS` (a registered name is looked up in its registry);
+`check_field` checks one value by it, as the sweep's ``--grid`` parser does.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
+import math
 import os
-from typing import Optional
+from typing import Any, Callable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -125,9 +130,7 @@ def resolve_schedule(config: ml_collections.ConfigDict, backend: Optional[str] =
   family = models.get(config.model)
   on_one_cpu = backend == "cpu" and num_devices == 1
   chunk = config.get("d_chunk_size", AUTO_CHUNK)
-  _require(isinstance(chunk, int) and not isinstance(chunk, bool) and chunk >= AUTO_CHUNK,
-           f"config.d_chunk_size={chunk!r} must be an integer: -1 (the model's default), 0 "
-           "(whole batches) or the examples per D call.")
+  check_field("d_chunk_size", chunk)
   if chunk == AUTO_CHUNK:
     chunk = family.cpu_d_chunk_size if on_one_cpu else 0
   _require(not (chunk and family.discriminator.uses_batchnorm),
@@ -135,9 +138,7 @@ def resolve_schedule(config: ml_collections.ConfigDict, backend: Optional[str] =
            f"{config.model!r}'s normalises over the batch, so pieces of it would compute another "
            "function. Use d_chunk_size=0.")
   options = config.get("xla_cpu_options", AUTO)
-  _require(isinstance(options, str),
-           f"config.xla_cpu_options={options!r} must be a string: 'auto', '' or "
-           "'name=value,name=value'.")
+  check_field("xla_cpu_options", options)
   if backend != "cpu":
     options = ()
   elif options == AUTO:
@@ -154,41 +155,154 @@ def resolve_schedule(config: ml_collections.ConfigDict, backend: Optional[str] =
 # Validation at the door.
 
 
+@dataclasses.dataclass(frozen=True)
+class Field:
+  """What one config field accepts, and what to tell a person whose value it does not.
+
+  Attributes:
+    kind: how a command line writes it (`gan.sweeps.parse_value` reads ``--grid`` text as this):
+      ``bool``, ``int``, ``float``, ``str`` or ``tuple``.
+    accepts: ``value -> bool``.
+    says: completes ``config.<field>=<value> ...``: what would be right (a callable when it
+      comes from a registry, so that a newly registered name is listed).
+  """
+  kind: type
+  accepts: Callable[[Any], bool]
+  says: Union[str, Callable[[], str]]
+
+  def message(self, name: str, value: Any) -> str:
+    says = self.says() if callable(self.says) else self.says
+    return f"config.{name}={value!r} {says}"
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(least: int, says: str) -> Field:
+  return Field(int, lambda v: _is_int(v) and v >= least, says)
+
+
+def _number(accepts: Callable[[float], bool], says: str) -> Field:
+  return Field(float, lambda v: _is_number(v) and accepts(v), says)
+
+
+def _switch() -> Field:
+  return Field(bool, lambda v: isinstance(v, bool), "must be True or False.")
+
+
+def _one_of(names: Callable[[], Sequence[str]]) -> Field:
+  """A name looked up where it is registered (never a copy of the names)."""
+  return Field(str, lambda v: isinstance(v, str) and v in names(),
+               lambda: f"is not valid; choose one of: {', '.join(names())}.")
+
+
+def _is_directory_path(path) -> bool:
+  """'' or a path whose nearest existing ancestor (or itself) is a directory."""
+  if not isinstance(path, str):
+    return False
+  path = os.path.abspath(os.path.expanduser(path)) if path else ""
+  while path and not os.path.exists(path):
+    path = os.path.dirname(path)
+  return not path or os.path.isdir(path)
+
+
+_POSITIVE_INT = "must be a positive integer."
+_IN_0_1 = "must be in [0, 1)"
+
+# Every field of a config (experiments/configs/common.py documents them), in its order. Fields
+# that name a component are looked up in its registry.
+FIELDS = {
+    # Data.
+    "dataset": _one_of(data.names),
+    "data_dir": Field(str, _is_directory_path,
+                      "must be '' ($TFDS_DATA_DIR or ~/tensorflow_datasets) or the path of a "
+                      "directory (made if missing), not of a file."),
+    "conditional": _switch(),
+    # Model.
+    "model": _one_of(models.names),
+    "latent_dim": _integer(1, _POSITIVE_INT),
+    "d_dropout": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 = no dropout)."),
+    "mlp_hidden": Field(tuple, lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and
+                        all(_is_int(w) and w > 0 for w in v),
+                        "must be a non-empty tuple of positive integers, the MLP's layer widths, "
+                        "e.g. (256, 256)."),
+    # gan/models/mlp.py's output activations (an option of that model, not a registry).
+    "mlp_output": Field(str, lambda v: v in ("tanh", "linear"),
+                        "must be 'tanh' (images in [-1, 1]) or 'linear' (unbounded data such as "
+                        "the toys)."),
+    "model_width": _integer(1, "must be a positive integer (ngf = ndf of dcgan32 / dcgan64)."),
+    "phase_decomposed_upsample": _switch(),
+    # Objective and optimisation.
+    "loss": _one_of(losses.names),
+    "n_critic": _integer(1, "must be a positive integer (D updates per G update)."),
+    "r1_gamma": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no R1 penalty)."),
+    "gp_weight": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no gradient penalty)."),
+    "d_weight_clip": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no clipping)."),
+    "pack": _integer(1, "must be a positive integer: 1 (no packing) or m, the samples D judges "
+                     "at once (PacGAN2 = 2)."),
+    "optimizer": _one_of(lambda: tuple(step_lib.OPTIMIZERS)),
+    "g_learning_rate": _number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
+    "d_learning_rate": _number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
+    "adam_b1": _number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's first-moment decay (0.5 in "
+                       "Radford et al. 2015; SGD's momentum)."),
+    "adam_b2": _number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's second-moment decay, e.g. "
+                       "0.999."),
+    "ema_decay": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 turns EMA off)."),
+    "batch_size": _integer(1, _POSITIVE_INT),
+    "num_steps": _integer(1, _POSITIVE_INT),
+    "seed": _integer(0, "must be a non-negative integer."),
+    "num_seeds": _integer(1, "must be a positive integer (seeds trained together)."),
+    "nan_policy": _one_of(lambda: NAN_POLICIES),
+    # Scheduling.
+    "share_generator_forward": _switch(),
+    "concat_real_fake": _switch(),
+    "d_chunk_size": _integer(AUTO_CHUNK, "must be an integer: -1 (the model's default), 0 "
+                             "(whole batches) or the examples per D call."),
+    "xla_cpu_options": Field(str, lambda v: isinstance(v, str),
+                             "must be a string: 'auto', '' or 'name=value,name=value'."),
+    # Outputs.
+    "log_every": _integer(1, _POSITIVE_INT),
+    "checkpoint_every": _integer(1, _POSITIVE_INT),
+    "keep_checkpoints": _integer(1, _POSITIVE_INT),
+    "sample_every": _integer(0, "must be an integer >= 0 (0 = samples only at the end)."),
+    "num_samples": _integer(1, "must be a positive integer (the fixed-z sample grid)."),
+    "eval_every": _integer(0, "must be an integer >= 0: 0 (no evaluation during training) or N "
+                           "(every N steps)."),
+    "eval_num_samples": _integer(1, "must be a positive integer (samples scored per "
+                                 "evaluation)."),
+    "final_eval": _switch(),
+}
+
+
+def check_field(name: str, value: Any) -> None:
+  """Raises `ConfigError` unless ``value`` is one ``config.<name>`` accepts (by itself; how
+  fields combine is `check_config`'s)."""
+  _require(name in FIELDS, f"config has no field {name!r}; the fields are documented in "
+           "experiments/configs/common.py.")
+  _require(FIELDS[name].accepts(value), FIELDS[name].message(name, value))
+
+
 def check_config(config: ml_collections.ConfigDict) -> None:
-  """Raises `ConfigError` naming the first field that cannot work and what would."""
-  def choice(field, valid):
-    _require(config.get(field) in valid, f"config.{field}={config.get(field)!r} is not valid; "
-             f"choose one of: {', '.join(valid)}.")
+  """Raises `ConfigError` naming the first field that cannot work and what would.
 
-  def positive(field, kind=float):
-    value = config.get(field)
-    _require(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and
-             (kind is float or float(value).is_integer()),
-             f"config.{field}={value!r} must be a positive {'integer' if kind is int else 'number'}.")
-
-  choice("dataset", data.names())
-  choice("model", models.names())
-  choice("loss", losses.names())
-  choice("optimizer", tuple(step_lib.OPTIMIZERS))
-  choice("nan_policy", NAN_POLICIES)
-  for field in ("g_learning_rate", "d_learning_rate"):
-    positive(field)
-  for field in ("batch_size", "num_steps", "n_critic", "latent_dim", "log_every",
-                "checkpoint_every", "keep_checkpoints", "num_samples"):
-    positive(field, int)
-  if "num_seeds" in config:
-    positive("num_seeds", int)
-  _require(0.0 <= config.ema_decay < 1.0,
-           f"config.ema_decay={config.ema_decay!r} must be in [0, 1) (0 turns EMA off).")
-  _require(0.0 <= config.d_dropout < 1.0,
-           f"config.d_dropout={config.d_dropout!r} must be in [0, 1).")
-  _require(config.sample_every >= 0, "config.sample_every must be >= 0 (0 = only at the end).")
-  _require(config.r1_gamma >= 0 and config.gp_weight >= 0,
-           "config.r1_gamma and config.gp_weight must be >= 0.")
-  _require(config.get("d_weight_clip", 0.0) >= 0,
-           f"config.d_weight_clip={config.get('d_weight_clip')!r} must be >= 0 (0 = no clipping).")
-  _require(config.seed >= 0 and float(config.seed).is_integer(),
-           f"config.seed={config.seed!r} must be a non-negative integer.")
+  Every field is checked by itself (`FIELDS`), then the combinations: the batch over devices
+  and packs, labelled data for a conditional GAN, the model on the dataset, the objective.
+  """
+  for name in config.keys():
+    if name not in FIELDS:
+      close = difflib.get_close_matches(name, FIELDS, n=1)
+      raise ConfigError(f"config.{name} is not a field jaxgan reads"
+                        f"{f' (did you mean {close[0]}?)' if close else ''}; the fields are "
+                        "documented in experiments/configs/common.py.")
+  for name in FIELDS:
+    _require(name in config, f"config.{name} is missing; start the config from "
+             "experiments/configs/common.py's base_config(), which sets every field.")
+    check_field(name, config[name])
   devices, processes = jax.device_count(), jax.process_count()
   _require(config.batch_size % devices == 0,
            f"config.batch_size={config.batch_size} cannot be split evenly over {devices} devices; "
@@ -196,10 +310,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   _require(config.batch_size % processes == 0,
            f"config.batch_size={config.batch_size} cannot be split evenly over {processes} "
            f"processes; use a multiple of {processes}.")
-  pack = config.get("pack", 1)  # batch_size counts samples; D sees batch_size / pack inputs
-  _require(isinstance(pack, int) and not isinstance(pack, bool) and pack >= 1,
-           f"config.pack={pack!r} must be a positive integer: 1 (no packing) or m, the samples "
-           "D judges at once (PacGAN2 = 2).")
+  pack = config.pack  # batch_size counts samples; D sees batch_size / pack inputs
   _require(config.batch_size % (pack * devices) == 0,
            f"config.batch_size={config.batch_size} samples cannot be packed {pack} at a time into "
            f"whole packed inputs on each of {devices} devices; use a multiple of pack x devices = "
@@ -211,11 +322,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   spec = data.get(config.dataset)
   _require(not config.conditional or spec.num_classes > 0,
            f"config.conditional=True needs labelled data, but {config.dataset!r} has no classes.")
-  _require(not config.get("final_eval", False) or spec.evaluation is not None,
+  _require(not config.final_eval or spec.evaluation is not None,
            f"config.final_eval=True asks for a final evaluation, but {config.dataset!r} cannot "
            f"be evaluated here: {spec.evaluation_note} Set final_eval=False.")
-  _require(not config.get("eval_every", 0) or spec.evaluation is not None,
-           f"config.eval_every={config.get('eval_every')} asks for evaluation during training, but "
+  _require(not config.eval_every or spec.evaluation is not None,
+           f"config.eval_every={config.eval_every} asks for evaluation during training, but "
            f"{config.dataset!r} cannot be evaluated here: {spec.evaluation_note} Set "
            "eval_every=0.")
   try:

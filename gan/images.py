@@ -6,17 +6,21 @@
   `stack` and `labelled` compose PIL pictures; `save_png` writes them. Matplotlib figures are
   drawn with `pyplot` and written with `save_figure`.
 
-Every writer replaces its file atomically: a PNG appears complete or not at all.
+Every writer replaces its file atomically: a PNG appears complete or not at all; a failed write
+raises `gan.writers.WriteError` naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from gan import writers
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -71,8 +75,14 @@ def save_png(image: np.ndarray | Image.Image, path: str) -> None:
   if image.ndim == 3 and image.shape[-1] == 1:
     image = image[..., 0]
   tmp = path + ".tmp"
-  Image.fromarray(image).save(tmp, format="PNG")
-  os.replace(tmp, path)
+  with writers.reporting_write_errors(path):
+    try:
+      Image.fromarray(image).save(tmp, format="PNG")
+      os.replace(tmp, path)
+    except OSError:
+      with contextlib.suppress(OSError):
+        os.remove(tmp)  # a partial file of a failed write (a full disk) is not left behind
+      raise
 
 
 def progress_image(grids: Sequence[np.ndarray], steps: Sequence[int], max_rows: int = 8

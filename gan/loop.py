@@ -40,6 +40,7 @@ from gan import data
 from gan import images
 from gan import parallel
 from gan import step as step_lib
+from gan import workdir as workdir_lib
 from gan import writers
 from gan.config import ConfigError
 
@@ -52,33 +53,6 @@ EVAL_HISTORY_FILE = "eval.jsonl"
 
 class NonFiniteError(RuntimeError):
   """Training produced a non-finite loss, gradient or parameter under ``nan_policy='stop'``."""
-
-
-def prepare_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Creates the workdir, or checks that an existing one belongs to this config."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise ConfigError(f"--workdir {workdir} is a file, not a directory; pass a directory path.")
-  try:
-    os.makedirs(workdir, exist_ok=True)
-  except OSError as e:
-    raise ConfigError(f"--workdir {workdir} cannot be created ({e.strerror}); pass a path you "
-                      f"can write to.") from e
-  if not os.access(workdir, os.W_OK | os.X_OK):
-    raise ConfigError(f"--workdir {workdir} is not writable; pass a directory you can write to.")
-  path = os.path.join(workdir, "config.json")
-  if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      saved = json.load(f)
-    diffs = config_lib.config_differences(saved, config.to_dict())
-    if diffs:
-      raise ConfigError(
-          f"--workdir {workdir} holds a run with a different config; resuming it with this one "
-          f"would mix two experiments. Differing fields: {'; '.join(diffs)}. Use a new workdir, "
-          f"or the saved config ({path}).")
-  elif jax.process_index() == 0:
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      f.write(config.to_json(indent=2, sort_keys=True))
-    os.replace(path + ".tmp", path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -154,12 +128,11 @@ def _index(tree, i: int):
 
 
 def read_results(workdir: str) -> Optional[dict]:
-  """The ``results.json`` a finished run wrote, or None."""
+  """The ``results.json`` a finished run wrote, or None; `ConfigError` if it is damaged."""
   path = os.path.join(workdir, RESULTS_FILE)
-  if not os.path.isfile(path):
+  if not os.path.lexists(path):
     return None
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  return workdir_lib.read_json_object(path, "a run's results")
 
 
 def read_eval_history(workdir: str) -> dict[int, list]:
@@ -209,12 +182,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     data.DatasetNotAvailableError: the dataset cannot be had offline.
     checkpointing.CheckpointError: checkpoints exist but none is usable, or one cannot be written.
     NonFiniteError: ``nan_policy='stop'`` and training produced a non-finite value.
+    writers.WriteError: a log, sample or results file could not be written (a full disk): the
+      checkpoints written before are kept, and the same call resumes from them.
   """
   config_lib.check_config(config)
-  prepare_workdir(config, workdir)
   is_main = jax.process_index() == 0
-  if not is_main:
-    log = lambda message: None
+  with workdir_lib.claim(config, workdir, is_main) as held:
+    try:
+      return _train(config, workdir, held, log if is_main else (lambda message: None), progress)
+    except writers.WriteError as e:
+      kept = checkpointing.Checkpointer.steps_on_disk(os.path.join(workdir, "checkpoints"))
+      raise writers.WriteError(
+          f"Training stopped: {e} The checkpoints written so far ({kept or 'none'}) are kept; "
+          "run the same command again to resume.") from e
+
+
+def _train(config, workdir, held, log, progress) -> dict:
+  """`train_and_evaluate` inside a claimed workdir: builds, restores, commits, then trains."""
+  is_main = jax.process_index() == 0
   spec = data.get(config.dataset)
   source = _make_source(config)
   gan = config_lib.build_gan(config)
@@ -242,16 +227,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     state = restored
     log(f"Resuming from checkpoint step {start} in {workdir}.")
   start = int(start or 0)
+  if start > config.num_steps:
+    checkpointer.close()
+    raise ConfigError(
+        f"--workdir {workdir} holds a run trained to step {start}, past --config.num_steps="
+        f"{config.num_steps}; a run is not trained backwards, and its samples and results stay "
+        f"as they are. To train further pass num_steps > {start}; to look at it use "
+        f"experiments.evaluate or experiments.sample; or pass another --workdir.")
   stored = read_results(workdir)
-  if start >= config.num_steps and stored and stored.get("step") == start:
+  if start == config.num_steps and stored and stored.get("step") == start:
     checkpointer.close()
     log(f"Nothing to do: {workdir} finished at step {start}; its results are in "
         f"{os.path.join(workdir, RESULTS_FILE)}.")
     return stored["train_mean"]
-  if start >= config.num_steps:
-    log(f"Nothing to train: the checkpoint is at step {start} >= num_steps={config.num_steps}.")
+  if start == config.num_steps:
+    log(f"Nothing to train: the checkpoint is at step {start} = num_steps; finishing its "
+        "samples and results.")
+  # The run can start: the workdir becomes this experiment's, and the steps after the restored
+  # checkpoint (trained again from here) lose their rows from an interrupted attempt.
+  held.commit()
+  if is_main:
+    for name in ("metrics.jsonl", EVAL_HISTORY_FILE):
+      workdir_lib.truncate_jsonl(os.path.join(workdir, name), start)
 
-  writer = writers.MetricWriter(workdir, enabled=is_main)
+  writer = writers.MetricWriter(workdir, enabled=is_main, purge_step=start + 1)
+  held.on_release(writer.close)
   samples_dirs = [os.path.join(workdir, "samples", f"seed_{s}" if many else "") for s in seeds]
   if is_main:
     for folder in samples_dirs:
@@ -341,7 +341,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         checkpointer.save(done, state)
   finally:
     bar.close()
-    writer.flush()
     checkpointer.close()
 
   if config.sample_every == 0 or config.num_steps % config.sample_every:

@@ -2,12 +2,15 @@
 
 A config file may define ``sweep()`` returning a list of override dicts (a grid crossed with
 seeds); each dict is one run, named by its overrides (``loss=hinge,seed=2``) and trained in
-``<root>/<name>``. `aggregate` groups finished runs by their setting (the overrides without the
-seed) and reports each metric as mean ± standard error over the seeds.
+``<root>/<name>``. `parse_grid` reads ``--grid field=v1,v2`` the same way, each value checked as
+`gan.config.check_config` checks it; a tuple value is written in parentheses
+(``mlp_hidden=(64,64),(128,128)``). `aggregate` groups finished runs by their setting (the
+overrides without the seed) and reports each metric as mean ± standard error over the seeds.
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -15,6 +18,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import ml_collections
 import numpy as np
 
+from gan import config as config_lib
 from gan.config import ConfigError
 
 SEED_FIELDS = ("seed", "num_seeds")
@@ -41,9 +45,30 @@ def setting_name(overrides: Mapping[str, Any]) -> str:
   return run_name({k: v for k, v in overrides.items() if k not in SEED_FIELDS})
 
 
+def parse_seeds(text: Optional[str]) -> Optional[list[int]]:
+  """``'0,1,2'`` -> ``[0, 1, 2]``; None -> None (the seeds come from the config)."""
+  if text is None:
+    return None
+  try:
+    seeds = [int(s) for s in text.split(",")]
+  except ValueError as e:
+    raise ConfigError(f"--seeds {text!r} must be comma-separated integers, e.g. 0,1,2.") from e
+  if any(s < 0 for s in seeds):
+    raise ConfigError(f"--seeds {text!r} must be non-negative integers.")
+  return seeds
+
+
 def cross(points: Sequence[Mapping[str, Any]], grid: Sequence[tuple[str, Sequence[Any]]],
           seeds: Optional[Sequence[int]]) -> list[dict]:
-  """Every point crossed with every combination of ``grid`` values, then with ``seeds``."""
+  """Every point crossed with every combination of ``grid`` values, then with ``seeds``.
+
+  Raises:
+    ConfigError: ``seeds`` given while a point or the grid sets ``seed`` too (one would
+      silently replace the other).
+  """
+  if seeds is not None and (any("seed" in p for p in points) or any(f == "seed" for f, _ in grid)):
+    raise ConfigError("--seeds and a seed in --grid or in the config's sweep() both choose the "
+                      "seeds; give them one way: --seeds 0,1,2 or --grid seed=0,1,2.")
   out = []
   for point in points or [{}]:
     for values in itertools.product(*[v for _, v in grid]):
@@ -59,8 +84,8 @@ def cross(points: Sequence[Mapping[str, Any]], grid: Sequence[tuple[str, Sequenc
 
 def apply_overrides(base: ml_collections.ConfigDict, overrides: Mapping[str, Any]
                     ) -> ml_collections.ConfigDict:
-  """A copy of ``base`` with ``overrides`` set; an unknown field or a value of the wrong type is
-  a `ConfigError` naming it (the ConfigDict's own type checks)."""
+  """A copy of ``base`` with ``overrides`` set; an unknown field, or a value of the wrong type or
+  out of the field's range (`gan.config.check_field`), is a `ConfigError` naming it."""
   config = ml_collections.ConfigDict(base.to_dict())
   for field, value in overrides.items():
     if field not in config:
@@ -68,35 +93,69 @@ def apply_overrides(base: ml_collections.ConfigDict, overrides: Mapping[str, Any
                         f"fields are: {', '.join(sorted(config.keys()))}.")
     try:
       config[field] = tuple(value) if isinstance(value, list) else value
-    except TypeError as e:
+      config_lib.check_field(field, config[field])
+    except (TypeError, ConfigError) as e:
       raise ConfigError(f"sweep override {field}={value!r}: {' '.join(str(e).split())}") from e
   return config
 
 
-def parse_value(field: str, text: str, current: Any) -> Any:
-  """``text`` as a value of the type of ``config.field`` (``current``), strictly."""
+def parse_value(field: str, text: str) -> Any:
+  """``text`` as a value of ``config.field``, strictly: read as the field's kind, then checked
+  against its range (`gan.config.check_field`, as `check_config` does).
+
+  A tuple is written in parentheses, ``(64,64)`` (one item: ``(64)`` or ``(64,)``).
+  """
+  if field not in config_lib.FIELDS:
+    raise ConfigError(f"--grid {field}: config has no field {field!r}; the fields are "
+                      "documented in experiments/configs/common.py.")
+  kind = config_lib.FIELDS[field].kind
+  shown = {bool: "bool (true or false)", tuple: "tuple, e.g. (64,64)"}.get(kind, kind.__name__)
   try:
-    if isinstance(current, bool):
-      lowered = text.lower()
-      if lowered not in ("true", "false", "1", "0"):
-        raise ValueError
-      return lowered in ("true", "1")
-    if isinstance(current, tuple):
-      parts = [p for p in text.strip("()").split(":") if p]
-      kind = type(current[0]) if current else int
-      return tuple(kind(p) for p in parts)
-    return type(current)(text)
-  except ValueError as e:
-    raise ConfigError(f"--grid {field}: {text!r} is not a valid {type(current).__name__} for "
-                      f"config.{field}.") from e
+    if kind is bool:
+      if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+      value = text.lower() in ("true", "1")
+    elif kind is tuple:
+      if not (text.startswith("(") and text.endswith(")")):
+        raise ValueError(text)
+      value = ast.literal_eval(text)
+      value = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    else:
+      value = kind(text)
+  except (ValueError, SyntaxError) as e:
+    raise ConfigError(f"--grid {field}: {text!r} is not a valid {shown} for config.{field}.") from e
+  try:
+    config_lib.check_field(field, value)
+  except ConfigError as e:
+    raise ConfigError(f"--grid {field}: {e}") from e
+  return value
+
+
+def _split_values(spec: str, values: str) -> list[str]:
+  """``'(64,64),(128,128)'`` -> ``['(64,64)', '(128,128)']``: commas inside parentheses stay."""
+  parts, depth, current = [], 0, ""
+  for char in values:
+    depth += {"(": 1, ")": -1}.get(char, 0)
+    if depth < 0:
+      break
+    if char == "," and depth == 0:
+      parts.append(current)
+      current = ""
+    else:
+      current += char
+  if depth != 0:
+    raise ConfigError(f"--grid {spec!r}: unbalanced parentheses; write tuple values as "
+                      "field=(64,64),(128,128).")
+  return parts + [current]
 
 
 def parse_grid(specs: Iterable[str], config: ml_collections.ConfigDict
                ) -> list[tuple[str, list[Any]]]:
-  """``['loss=a,b', 'mlp_hidden=64:64,128']`` -> ``[('loss', ['a', 'b']), ...]``.
+  """``['loss=a,b', 'mlp_hidden=(64,64),(128,)']`` -> ``[('loss', ['a', 'b']), ...]``.
 
-  Values take the type of the config's field (tuple items are separated by ``:``); unknown
-  fields and malformed values are `ConfigError`s.
+  Values are separated by commas and read as the field's kind (`parse_value`); a tuple value is
+  written in parentheses (quote it for the shell: ``--grid 'mlp_hidden=(64,64),(128,128)'``).
+  Unknown fields, malformed values and values out of the field's range are `ConfigError`s.
   """
   grid = []
   for spec in specs:
@@ -106,8 +165,29 @@ def parse_grid(specs: Iterable[str], config: ml_collections.ConfigDict
     if field not in config:
       raise ConfigError(f"--grid {spec!r}: config has no field {field!r}; fields are: "
                         f"{', '.join(sorted(config.keys()))}.")
-    grid.append((field, [parse_value(field, v, config[field]) for v in values.split(",")]))
+    parts = _split_values(spec, values)
+    if config_lib.FIELDS.get(field) and config_lib.FIELDS[field].kind is tuple and not all(
+        p.startswith("(") and p.endswith(")") for p in parts):
+      raise ConfigError(f"--grid {spec!r}: config.{field} takes tuples; write each value in "
+                        f"parentheses, e.g. --grid '{field}=(64,64),(128,128)' for two runs or "
+                        f"--grid '{field}=(64,128)' for one.")
+    grid.append((field, [parse_value(field, p) for p in parts]))
   return grid
+
+
+def results_line(results: Optional[Mapping[str, Any]]) -> str:
+  """A run's ``results.json`` in one line: its final evaluation, else its last training metrics,
+  as the mean over its seeds; says so when there are none."""
+  if not results:
+    return "not finished (no results.json)"
+  for key, what in (("eval_per_seed", "final evaluation"), ("train_per_seed", "training")):
+    values = [v for v in results.get(key) or [] if v]
+    if values:
+      means = aggregate([dict(setting="", values=values)])[0]["metrics"]
+      shown = " ".join(f"{m}={mean:.4g}" for m, (mean, _) in means.items())
+      seeds = f", mean of {len(values)} seeds" if len(values) > 1 else ""
+      return f"{shown} ({what}{seeds})"
+  return "finished, but its results.json holds no metrics"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,11 +214,14 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
     metrics: which metrics to report (default: every metric of the first run, sorted).
 
   Returns:
-    ``[{'setting', 'n', 'metrics': {metric: (mean, standard_error)}}]``.
+    ``[{'setting', 'n', 'metrics': {metric: (mean, standard_error)}}]``; a run without metrics
+    (an empty or None entry) counts no seed, and a setting with none makes no row.
   """
   groups: dict[str, list[dict]] = {}
   for run in runs:
-    groups.setdefault(run["setting"], []).extend(run["values"])
+    values = [v for v in run["values"] or [] if v]
+    if values:
+      groups.setdefault(run["setting"], []).extend(values)
   if metrics is None:
     first = next((v for vs in groups.values() for v in vs), {})
     metrics = sorted(k for k, v in first.items() if isinstance(v, (int, float)))
@@ -182,7 +265,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
 
 
 def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
-  """Rows of `aggregate` as CSV: setting, n, then ``<metric>_mean``, ``<metric>_se`` columns."""
+  """Rows of `aggregate` as CSV: setting, n, then ``<metric>_mean``, ``<metric>_se`` columns
+  (empty where undefined: the standard error of one seed)."""
   if not rows:
     return "setting,n\n"
   metrics = list(rows[0]["metrics"])
@@ -190,7 +274,7 @@ def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
   lines = [",".join(header)]
   for row in rows:
     cells = ['"' + row["setting"].replace('"', '""') + '"', str(row["n"])]
-    for m in metrics:
-      cells += [repr(v) for v in row["metrics"][m]]
+    for m in metrics:  # an empty cell where there is no number (one seed has no s.e.)
+      cells += ["" if math.isnan(v) else repr(v) for v in row["metrics"][m]]
     lines.append(",".join(cells))
   return "\n".join(lines) + "\n"

@@ -92,24 +92,6 @@ def test_interrupted_and_resumed_run_is_bitwise_identical(tmp_path, data_dir):
   assert checkpoint_checksum(resumed, 6) == checkpoint_checksum(straight, 6)
 
 
-def test_workdir_with_another_config_is_refused(tmp_path, data_dir):
-  workdir = str(tmp_path / "run")
-  loop.prepare_workdir(tiny_config(data_dir), workdir)
-  # The step budget may change ...
-  loop.prepare_workdir(tiny_config(data_dir, num_steps=100), workdir)
-  # ... nothing else may.
-  with pytest.raises(config_lib.ConfigError, match=r"loss: 'non_saturating' -> 'hinge'; "
-                     r"seed: 0 -> 1"):
-    loop.prepare_workdir(tiny_config(data_dir, loss="hinge", seed=1), workdir)
-
-
-def test_workdir_that_is_a_file_is_refused(tmp_path, data_dir):
-  path = tmp_path / "file"
-  path.write_text("not a directory")
-  with pytest.raises(config_lib.ConfigError, match="is a file, not a directory"):
-    loop.prepare_workdir(tiny_config(data_dir), str(path))
-
-
 def _free_port():
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -252,3 +234,31 @@ def test_finished_run_returns_its_stored_results(tmp_path, data_dir):
   assert again == first and np.isfinite(first["d_loss"])
   assert any("Nothing to do" in m for m in messages)
   assert loop.read_results(workdir)["train_per_seed"][0] == first
+
+
+def test_a_run_that_cannot_start_claims_nothing(tmp_path):
+  workdir = str(tmp_path / "run")
+  config = tiny_config(str(tmp_path / "empty_tfds"), dataset="cifar10", model="dcgan32")
+  with pytest.raises(data.DatasetNotAvailableError):
+    loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
+  assert not os.path.exists(workdir)  # so the corrected command is not "a different config"
+
+
+def test_resume_rewrites_only_the_replayed_steps_and_never_a_longer_run(tmp_path, data_dir):
+  config = lambda **kw: tiny_config(data_dir, model="mlp", sample_every=0, log_every=1,
+                                    checkpoint_every=2, **kw)
+  workdir = str(tmp_path / "run")
+  loop.train_and_evaluate(config(num_steps=4), workdir, log=lambda m: None, progress=False)
+  results = open(os.path.join(workdir, "results.json")).read()
+  # Asked for fewer steps than the run holds: refused, nothing rewritten.
+  with pytest.raises(config_lib.ConfigError, match=r"trained to step 4, past "
+                     r"--config.num_steps=3"):
+    loop.train_and_evaluate(config(num_steps=3), workdir, log=lambda m: None, progress=False)
+  assert open(os.path.join(workdir, "results.json")).read() == results
+  # Interrupted after step 4's logs but before its checkpoint: steps 3-4 are trained again and
+  # logged once.
+  checkpointing.Checkpointer(os.path.join(workdir, "checkpoints")).quarantine(4)
+  os.remove(os.path.join(workdir, "results.json"))
+  loop.train_and_evaluate(config(num_steps=4), workdir, log=lambda m: None, progress=False)
+  steps = [json.loads(l)["step"] for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert steps == [1, 2, 3, 4]

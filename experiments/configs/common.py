@@ -57,7 +57,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   c.sample_every = 500
-  c.num_samples = 64           # the fixed-z sample grid (a square number)
+  c.num_samples = 64           # the fixed-z sample grid (a square number fills it)
   c.eval_every = 0             # 0 = only `experiments.evaluate`; N = also log it every N steps
   c.eval_num_samples = 1000
   c.final_eval = False         # evaluate every seed at the end, into <workdir>/results.json

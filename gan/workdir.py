@@ -1,0 +1,243 @@
+"""A training run's workdir: what it holds, and the one door a run goes through to write into it.
+
+A workdir belongs to one experiment. `claim` is the door: it checks the path and the kind of
+every entry a run writes, takes the workdir's lock (one trainer at a time), and compares the
+config with the one saved there. The run then builds its data and model and restores its
+checkpoint; only once it can start does it call `Claim.commit`, which writes ``config.json``. A
+run that fails before that leaves the workdir as it found it (a directory it created is removed
+again), so the corrected command is not refused as "a different experiment".
+
+What a resume rewrites: `truncate_jsonl` drops the rows of ``metrics.jsonl`` and ``eval.jsonl``
+past the restored step, since those steps are trained again and logged again.
+
+The lock is an advisory ``fcntl.flock`` on ``<workdir>/.lock``: the operating system releases it
+when the process ends in any way (a kill included), so a crashed run never leaves the workdir
+locked. It protects against a second trainer on the same machine (or a filesystem with working
+``flock``, which excludes some network filesystems).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from typing import Optional
+
+import ml_collections
+
+from gan import config as config_lib
+from gan.config import ConfigError
+
+CONFIG_FILE = "config.json"
+LOCK_FILE = ".lock"
+# Entries a run writes, by the kind they must be. Anything else in the workdir is left alone.
+DIRECTORIES = ("checkpoints", "damaged_checkpoints", "samples", "tensorboard", "eval")
+FILES = (CONFIG_FILE, "metrics.jsonl", "eval.jsonl", "results.json", LOCK_FILE)
+# Entries whose presence means a run has trained here.
+_RUN_EVIDENCE = ("checkpoints", "results.json", "metrics.jsonl")
+
+
+_FIX = "move it aside, or pass another --workdir"
+
+
+def check_layout(workdir: str) -> None:
+  """Raises `ConfigError` naming the first entry of ``workdir`` that is of the wrong kind (a file
+  where a run keeps a directory, a directory or a broken symlink where it keeps a file)."""
+  for name in DIRECTORIES:
+    path = os.path.join(workdir, name)
+    if os.path.lexists(path) and not os.path.isdir(path):
+      what = "a broken or looping symlink" if os.path.islink(path) else "not a directory"
+      raise ConfigError(f"{path} is {what}, but a run keeps a directory there; {_FIX}.")
+  for name in FILES:
+    path = os.path.join(workdir, name)
+    if os.path.lexists(path) and not os.path.isfile(path):
+      what = ("a directory" if os.path.isdir(path) else
+              "a broken or looping symlink" if os.path.islink(path) else "not a regular file")
+      raise ConfigError(f"{path} is {what}, but a run keeps a file there; {_FIX}.")
+
+
+def read_json_object(path: str, what: str) -> dict:
+  """The JSON object in ``path``; `ConfigError` naming the file if it is not one."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      value = json.load(f)
+  except IsADirectoryError as e:
+    raise ConfigError(f"{path} is a directory, not {what}; move it aside.") from e
+  except UnicodeDecodeError as e:
+    raise ConfigError(f"{path} is not text, so not {what}: it was damaged. Restore it from a "
+                      "copy, or use another workdir.") from e
+  except json.JSONDecodeError as e:
+    raise ConfigError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}), "
+                      f"so not {what}: it was damaged or cut short. Restore it from a copy, or "
+                      "use another workdir.") from e
+  except OSError as e:
+    raise ConfigError(f"{path} cannot be read ({e.strerror}).") from e
+  if not isinstance(value, dict):
+    raise ConfigError(f"{path} holds a JSON {type(value).__name__}, not {what} (a JSON object); "
+                      "it was damaged. Restore it from a copy, or use another workdir.")
+  return value
+
+
+def saved_config(workdir: str) -> Optional[dict]:
+  """The config saved in ``workdir`` (None if there is none); `ConfigError` if it is damaged."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.lexists(path):
+    return None
+  return read_json_object(path, "a saved config")
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a training run saved in ``workdir``, for commands that read a finished run."""
+  if not os.path.isdir(workdir):
+    raise ConfigError(f"--workdir {workdir} is not a directory; pass the workdir given to "
+                      "experiments.train.")
+  saved = saved_config(workdir)
+  if saved is None:
+    raise ConfigError(f"--workdir {workdir} holds no training run (no {CONFIG_FILE}); pass the "
+                      f"workdir given to experiments.train.")
+  return ml_collections.ConfigDict(saved)
+
+
+def _has_run(workdir: str) -> list[str]:
+  found = []
+  for name in _RUN_EVIDENCE:
+    path = os.path.join(workdir, name)
+    if os.path.isdir(path):
+      if os.listdir(path):
+        found.append(name + "/")
+    elif os.path.exists(path):
+      found.append(name)
+  return found
+
+
+class Claim:
+  """A held workdir: locked by this process until `release`; `commit` writes its config."""
+
+  def __init__(self, workdir: str, config: ml_collections.ConfigDict, lock_fd: Optional[int],
+               created: bool, write: bool):
+    self.workdir, self._config, self._lock_fd = workdir, config, lock_fd
+    self._created, self._write, self.committed = created, write, False
+    self._cleanups = []
+
+  def on_release(self, fn) -> None:
+    """Calls ``fn()`` when the claim is released (files the run holds open, before the unlock)."""
+    self._cleanups.append(fn)
+
+  def commit(self) -> None:
+    """Writes ``config.json`` (atomically): from now on the workdir is this experiment's."""
+    path = os.path.join(self.workdir, CONFIG_FILE)
+    if self._write and not os.path.exists(path):
+      with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(self._config.to_json(indent=2, sort_keys=True))
+      os.replace(path + ".tmp", path)
+    self.committed = True
+
+  def release(self) -> None:
+    """Unlocks; a workdir this claim created and never committed is removed again."""
+    while self._cleanups:
+      self._cleanups.pop()()
+    if self._lock_fd is not None:
+      os.close(self._lock_fd)
+      self._lock_fd = None
+      if self._created and not self.committed:
+        try:
+          os.remove(os.path.join(self.workdir, LOCK_FILE))
+          os.rmdir(self.workdir)
+        except OSError:
+          pass  # something else was written there meanwhile: leave it
+
+  def __enter__(self) -> "Claim":
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.release()
+
+
+def _lock(workdir: str) -> int:
+  path = os.path.join(workdir, LOCK_FILE)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError as e:
+    holder = os.read(fd, 32).decode("ascii", "replace").strip()
+    os.close(fd)
+    if e.errno in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
+      raise ConfigError(
+          f"--workdir {workdir} is in use by another run (process {holder or 'unknown'}); two "
+          f"trainers in one workdir would mix their checkpoints and logs. Wait for it to end, or "
+          f"pass another --workdir.") from e
+    raise ConfigError(f"--workdir {workdir} cannot be locked ({e.strerror}).") from e
+  os.ftruncate(fd, 0)
+  os.write(fd, str(os.getpid()).encode())
+  return fd
+
+
+def claim(config: ml_collections.ConfigDict, workdir: str, is_main: bool = True) -> Claim:
+  """Checks ``workdir`` for ``config`` and locks it; see the module docstring.
+
+  Only process 0 (``is_main``) creates, locks and writes; the other processes of a multi-process
+  run check the saved config only.
+
+  Raises:
+    ConfigError: the path cannot be a workdir, an entry is of the wrong kind, another run holds
+      it, its saved config differs from ``config`` or is damaged, or it holds a run's files but
+      no config.
+  """
+  if os.path.lexists(workdir) and not os.path.isdir(workdir):
+    raise ConfigError(f"--workdir {workdir} is a file, not a directory; pass a directory path.")
+  created = not os.path.exists(workdir)
+  if is_main:
+    try:
+      os.makedirs(workdir, exist_ok=True)
+    except OSError as e:
+      raise ConfigError(f"--workdir {workdir} cannot be created ({e.strerror}); pass a path you "
+                        f"can write to.") from e
+    if not os.access(workdir, os.W_OK | os.X_OK):
+      raise ConfigError(f"--workdir {workdir} is not writable; pass a directory you can write "
+                        "to.")
+  lock_fd = _lock(workdir) if is_main else None
+  held = Claim(workdir, config, lock_fd, created, write=is_main)
+  try:
+    check_layout(workdir)
+    saved = saved_config(workdir)
+    path = os.path.join(workdir, CONFIG_FILE)
+    if saved is None:
+      found = _has_run(workdir)
+      if found:
+        raise ConfigError(
+            f"--workdir {workdir} holds a run's files ({', '.join(found)}) but no {CONFIG_FILE}, "
+            "so the config they were trained with is unknown and resuming could mix two "
+            f"experiments. Put its {CONFIG_FILE} back, or pass another --workdir.")
+    else:
+      diffs = config_lib.config_differences(saved, config.to_dict())
+      if diffs:
+        raise ConfigError(
+            f"--workdir {workdir} holds a run with a different config; resuming it with this "
+            f"one would mix two experiments. Differing fields: {'; '.join(diffs)}. Use a new "
+            f"workdir, or the saved config ({path}).")
+  except BaseException:
+    held.release()
+    raise
+  return held
+
+
+def truncate_jsonl(path: str, last_step: int) -> None:
+  """Drops the rows of a ``{"step": ...}`` JSON-lines log past ``last_step`` (and a line cut
+  short by a kill), rewriting the file atomically; nothing to do if there is no such row."""
+  if not os.path.isfile(path):
+    return
+  with open(path, encoding="utf-8") as f:
+    lines = f.readlines()
+  kept = []
+  for line in lines:
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if isinstance(row, dict) and int(row.get("step", 0)) <= last_step:
+      kept.append(line if line.endswith("\n") else line + "\n")
+  if kept != lines:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+      f.writelines(kept)
+    os.replace(path + ".tmp", path)
