@@ -5,6 +5,8 @@ ends the program with one line on stderr saying what is wrong and what would be 
 status 2 -- no traceback unless --debug.
 """
 
+import logging
+import os
 import sys
 from typing import Callable, Optional
 
@@ -12,13 +14,48 @@ EXIT_USER_ERROR = 2
 
 
 def _user_errors():
-  from gan import checkpointing, config, data, loop  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from gan import checkpointing, config, data, loop, writers
   return (config.ConfigError, loop.NonFiniteError, checkpointing.CheckpointError,
-          data.DatasetNotAvailableError, FileNotFoundError, ValueError)
+          data.DatasetNotAvailableError, writers.WriteError, FileNotFoundError, ValueError)
+
+
+class _NotFromOrbax(logging.Filter):
+  """Drops orbax's log records: on a failed checkpoint write it logs ~140 lines of tracebacks
+  from its threads before raising the error that we report in one line."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return f"{os.sep}orbax{os.sep}" not in (record.pathname or "")
+
+
+def quiet_library_logs(debug: bool) -> None:
+  """Without ``--debug``: only warnings, and nothing from orbax (its errors reach the user as our
+  one ``error:`` line), nor its callbacks' noise at exit."""
+  if debug:
+    return
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.set_verbosity(absl_logging.WARNING)
+  for handler in [absl_logging.get_absl_handler(), *logging.getLogger().handlers]:
+    if not any(isinstance(f, _NotFromOrbax) for f in handler.filters):
+      handler.addFilter(_NotFromOrbax())
+  sys.unraisablehook = _without_closed_event_loops(sys.__unraisablehook__)
+
+
+def _without_closed_event_loops(hook):
+  """After a failed checkpoint write, tensorstore's pending writes call back into the event loop
+  orbax has already closed, and Python prints each such "Event loop is closed" at exit (tens of
+  tracebacks, at random). They say nothing the error line does not; everything else goes on to
+  ``hook``."""
+  def unraisable(args):
+    if isinstance(args.exc_value, RuntimeError) and str(args.exc_value) == "Event loop is closed":
+      return
+    hook(args)
+  return unraisable
 
 
 def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:
   """Runs ``fn``; a user error becomes one ``error: ...`` line and exit status 2."""
+  quiet_library_logs(debug)
   try:
     fn()
   except KeyboardInterrupt:

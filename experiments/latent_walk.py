@@ -110,7 +110,8 @@ def latent_walk(workdir: str, out_dir: Optional[str] = None, seed: int = 0, *,
   log(f"Step {step} of {workdir}:")
   results, figures = study.run_studies(sample, classifier, gan.latent_dim, train_images,
                                        test_images, seed=seed, num_samples=num_samples,
-                                       repetitions=repetitions, log=log)
+                                       repetitions=repetitions, log=log,
+                                       latent_distribution=gan.latent_distribution)
   report = {"workdir": os.path.abspath(workdir), "step": step, **results,
             "seconds": round(time.time() - start_time, 1)}
   for name, picture in figures.items():

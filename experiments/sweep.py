@@ -32,16 +32,21 @@ from experiments import cli
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                                "dcgan_mnist.py")
-_ROOT = flags.DEFINE_string("root", None, "Directory holding one workdir per run.")
-_CONFIG = cli.define_config_flag(_DEFAULT_CONFIG, "Base config file (may define sweep()).")
-_GRID = flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable), crossed with the "
-                                  "config's sweep(); a tuple value in parentheses: "
-                                  "'mlp_hidden=(64,64),(128,128)'.")
-_SEEDS = flags.DEFINE_string("seeds", None, "Comma-separated seeds crossed with every point.")
-_PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time (each in its own process).")
-_PRINT = flags.DEFINE_bool("print_commands", False, "Print one command per run; train nothing.")
-_DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
-flags.mark_flags_as_required(["root"])
+
+
+def define_flags():
+  """The command line's flags; defined when run, not at import, so tests can import the module
+  next to other experiments (absl flags are global)."""
+  flags.DEFINE_string("root", None, "Directory holding one workdir per run.")
+  cli.define_config_flag(_DEFAULT_CONFIG, "Base config file (may define sweep()).")
+  flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable), crossed with the config's "
+                            "sweep(); a tuple value in parentheses: "
+                            "'mlp_hidden=(64,64),(128,128)'.")
+  flags.DEFINE_string("seeds", None, "Comma-separated seeds crossed with every point.")
+  flags.DEFINE_integer("parallel", 1, "Runs at a time (each in its own process).")
+  flags.DEFINE_bool("print_commands", False, "Print one command per run; train nothing.")
+  flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
+  flags.mark_flags_as_required(["root"])
 
 
 def plan(config_path, base, grid_specs=(), seeds_text=None):
@@ -68,7 +73,7 @@ def plan(config_path, base, grid_specs=(), seeds_text=None):
 def check_root(root, runs):
   """Refuses, before anything trains, a --root that cannot hold the runs, or a run directory
   holding a run of another config (resuming it would mix two experiments)."""
-  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  from gan import config as config_lib, workdir  # pylint: disable=g-import-not-at-top
   if os.path.exists(root) and not os.path.isdir(root):
     raise config_lib.ConfigError(f"--root {root} is a file, not a directory; pass a directory "
                                  "path.")
@@ -78,14 +83,12 @@ def check_root(root, runs):
     raise config_lib.ConfigError(f"--root {root} cannot be created ({e.strerror}); pass a "
                                  "directory path you can write to.") from e
   for name, _, config in runs:
-    workdir = os.path.join(root, name)
-    if os.path.isfile(os.path.join(workdir, "config.json")):
-      saved = config_lib.load_run_config(workdir).to_dict()
-      diffs = config_lib.config_differences(saved, config.to_dict())
-      if diffs:
-        raise config_lib.ConfigError(
-            f"{workdir} holds a run with a different config ({'; '.join(diffs)}); nothing was "
-            "trained. Use a new --root, or the command that made it.")
+    saved = workdir.saved_config(os.path.join(root, name))
+    diffs = config_lib.config_differences(saved, config.to_dict()) if saved else []
+    if diffs:
+      raise config_lib.ConfigError(
+          f"{os.path.join(root, name)} holds a run with a different config ({'; '.join(diffs)}); "
+          "nothing was trained. Use a new --root, or the command that made it.")
 
 
 def train_command(config_path, workdir, overrides, flag_overrides=()):
@@ -152,14 +155,16 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
+  f = flags.FLAGS
+  if not f.debug:
     logging.set_verbosity(logging.WARNING)
-  config_path = flags.FLAGS["config"].config_filename
+  config_path = f["config"].config_filename
   overrides = [a for a in sys.argv[1:] if a.startswith("--config.")]
   return cli.run_reporting_errors(
-      lambda: run_sweep(config_path, _CONFIG.value, _ROOT.value, _GRID.value, _SEEDS.value,
-                        _PARALLEL.value, _PRINT.value, overrides), _DEBUG.value)
+      lambda: run_sweep(config_path, f.config, f.root, f.grid, f.seeds, f.parallel,
+                        f.print_commands, overrides), f.debug)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=cli.parse_flags)

@@ -30,12 +30,16 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan import data
+from gan import latent
 from gan import losses
 from gan import models
 from gan import step as step_lib
 
 # Changing these does not change what a resumed run computes.
-RESUME_FREE_FIELDS = ("num_steps",)
+RESUME_FREE_FIELDS = ("num_steps", "num_epochs")  # a run (GAN or autoencoder) may be extended
+# Fields added after runs were saved, with the value their absence meant: an older config.json
+# without them is the same experiment as a config that sets them to that value.
+ADDED_FIELDS = {"latent_distribution": "normal"}
 NAN_POLICIES = ("stop", "skip_step")
 AUTO = "auto"  # xla_cpu_options: the model family's default
 AUTO_CHUNK = -1  # d_chunk_size: the model family's default
@@ -85,6 +89,7 @@ def build_gan(config: ml_collections.ConfigDict) -> step_lib.GAN:
       d_optimizer=optimizer(resolved.d_learning_rate),
       data_shape=tuple(resolved.data_shape),
       latent_dim=int(resolved.latent_dim),
+      latent_distribution=resolved.get("latent_distribution", "normal"),
       loss=resolved.loss,
       n_critic=int(resolved.get("n_critic", 1)),
       num_classes=int(resolved.get("num_classes", 0)),
@@ -226,6 +231,7 @@ FIELDS = {
     # Model.
     "model": _one_of(models.names),
     "latent_dim": _integer(1, _POSITIVE_INT),
+    "latent_distribution": _one_of(lambda: tuple(latent.DISTRIBUTIONS)),
     "d_dropout": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 = no dropout)."),
     "mlp_hidden": Field(tuple, lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and
                         all(_is_int(w) and w > 0 for w in v),
@@ -384,6 +390,7 @@ def _flatten(tree, prefix=""):
 def config_differences(saved: dict, current: dict) -> list[str]:
   """Fields (other than `RESUME_FREE_FIELDS`) whose values differ, as ``'field: old -> new'``."""
   a, b = _flatten(saved), _flatten(json.loads(json.dumps(current)))
+  a = {**{k: v for k, v in ADDED_FIELDS.items() if k in b}, **a}
   return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
           for k in sorted(set(a) | set(b)) if k not in RESUME_FREE_FIELDS and a.get(k) != b.get(k)]
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from gan import batching
 from gan import data
+from gan import latent
 from gan import metrics
 from gan import step as step_lib
 from gan.config import ConfigError
@@ -68,8 +69,8 @@ def generate_samples(gan: step_lib.GAN, state: step_lib.GANState, num: int, seed
   key = jax.random.fold_in(jax.random.key(seed), _EVAL_SALT)
   batch_size = min(batch_size, num)
   keys = [jax.random.fold_in(key, i) for i in range(math.ceil(num / batch_size))]
-  z = np.concatenate([np.asarray(jax.random.normal(k, (batch_size, gan.latent_dim)))
-                      for k in keys])[:num]
+  z = np.concatenate([np.asarray(latent.sample(k, (batch_size, gan.latent_dim),
+                                               gan.latent_distribution)) for k in keys])[:num]
   inputs = {"z": z}
   if num_classes:
     if labels is None:

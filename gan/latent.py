@@ -7,6 +7,8 @@ All of them work under `jax.jit` and `jax.vmap`; every random function takes a P
 Shapes: a latent is a vector ``[D]``; most functions accept leading batch axes ``[..., D]`` and
 treat the last axis as the latent dimension.
 
+* Priors: `sample` draws z from a registered latent distribution (`DISTRIBUTIONS`: ``normal``,
+  N(0, I), and ``uniform``, U[-1, 1]^D); each names the interpolation that suits it.
 * Paths: `lerp`, `slerp` (White 2016), `interpolate` (a strip of ``num`` latents) and
   `interpolate_grid` (a ``num x num`` grid spanned by four corners).
 * Arithmetic: `concept_vector`, `arithmetic` (Radford et al. 2015, "smiling woman - neutral
@@ -28,6 +30,44 @@ import jax.numpy as jnp
 import optax
 
 INTERPOLATION_METHODS = ("slerp", "lerp")
+
+
+class Distribution(NamedTuple):
+  """A latent prior: ``sample(key, shape, dtype)`` and the interpolation that keeps a path typical
+  of it (``slerp`` for a Gaussian, whose samples live near a sphere of radius sqrt(D); ``lerp``
+  for a uniform cube, which is convex, so a straight path never leaves it)."""
+  sample: Callable[..., jax.Array]
+  interpolation: str
+  description: str
+
+
+DISTRIBUTIONS = {
+    "normal": Distribution(
+        lambda key, shape, dtype: jax.random.normal(key, shape, dtype), "slerp",
+        "z ~ N(0, I): DCGAN (Radford et al. 2015) and most GANs since"),
+    "uniform": Distribution(
+        lambda key, shape, dtype: jax.random.uniform(key, shape, dtype, -1.0, 1.0), "lerp",
+        "z ~ U[-1, 1]^D: the source material's MLP GAN practice (and Goodfellow et al. 2014's "
+        "uniform noise)"),
+}
+
+
+def check_distribution(name: str) -> Distribution:
+  """The registered distribution ``name``; `ValueError` naming the registered ones otherwise."""
+  if name not in DISTRIBUTIONS:
+    raise ValueError(f"Unknown latent distribution {name!r}; registered: "
+                     f"{', '.join(DISTRIBUTIONS)}.")
+  return DISTRIBUTIONS[name]
+
+
+def sample(key: jax.Array, shape: tuple, distribution: str = "normal",
+           dtype=jnp.float32) -> jax.Array:
+  """Latents of ``shape`` from the prior ``distribution`` (a name in `DISTRIBUTIONS`).
+
+  ``normal`` is exactly ``jax.random.normal(key, shape, dtype)``, so runs that never name a
+  distribution draw the numbers they always drew.
+  """
+  return check_distribution(distribution).sample(key, shape, dtype)
 
 # Past this angle the great circle through z0 and z1 is nearly undefined (it is undefined at
 # exactly pi) and 1 / sin(omega) amplifies rounding; `slerp` clamps omega here, so antipodal

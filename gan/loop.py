@@ -38,6 +38,7 @@ from gan import checkpointing
 from gan import config as config_lib
 from gan import data
 from gan import images
+from gan import latent
 from gan import parallel
 from gan import step as step_lib
 from gan import workdir as workdir_lib
@@ -62,7 +63,8 @@ class NonFiniteError(RuntimeError):
 def fixed_latents(config: ml_collections.ConfigDict, num_classes: int):
   """The z (and labels) every sample grid of a run is drawn from: fixed by the seed."""
   key = jax.random.fold_in(jax.random.key(config.seed), _SAMPLES_SALT)
-  z = jax.random.normal(key, (config.num_samples, config.latent_dim))
+  z = latent.sample(key, (config.num_samples, config.latent_dim),
+                    config.get("latent_distribution", "normal"))
   labels = jnp.arange(config.num_samples) % num_classes if num_classes else None
   return z, labels
 

@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from gan import latent
 from gan import losses
 
 # Salts that separate the random draws of one example within one iteration.
@@ -84,7 +85,9 @@ class GAN:
     generator, discriminator: the modules (see the contract in `gan.models.registry`).
     g_optimizer, d_optimizer: optax transformations.
     data_shape: shape of one example.
-    latent_dim: size of z ~ N(0, I).
+    latent_dim: size of z.
+    latent_distribution: z's prior, a name in `gan.latent.DISTRIBUTIONS` (``normal``: N(0, I);
+      ``uniform``: U[-1, 1]^D), drawn per example like every random number of the step.
     loss: a registered loss (`gan.losses.names()`).
     n_critic: D updates per G update.
     num_classes: > 0 for a class-conditional GAN.
@@ -110,6 +113,7 @@ class GAN:
   d_optimizer: optax.GradientTransformation
   data_shape: tuple
   latent_dim: int = 100
+  latent_distribution: str = "normal"
   loss: str = "non_saturating"
   n_critic: int = 1
   num_classes: int = 0
@@ -120,6 +124,7 @@ class GAN:
   pack: int = 1
 
   def __post_init__(self):
+    latent.check_distribution(self.latent_distribution)
     if isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1:
       raise ValueError(f"pack={self.pack!r} must be a positive integer (1 = no packing).")
     if self.pack > 1 and self.num_classes:
@@ -249,7 +254,8 @@ def _fold(keys: jax.Array, salt: int) -> jax.Array:
 
 def _latents(gan: GAN, keys: jax.Array, critic_step: int):
   base = critic_step * _SALTS_PER_CRITIC_STEP
-  z = jax.vmap(lambda k: jax.random.normal(k, (gan.latent_dim,)))(_fold(keys, base + _SALT_LATENT))
+  z = jax.vmap(lambda k: latent.sample(k, (gan.latent_dim,), gan.latent_distribution))(
+      _fold(keys, base + _SALT_LATENT))
   labels = None
   if gan.num_classes:
     labels = jax.vmap(lambda k: jax.random.randint(k, (), 0, gan.num_classes))(

@@ -106,8 +106,8 @@ def parse_value(field: str, text: str) -> Any:
   A tuple is written in parentheses, ``(64,64)`` (one item: ``(64)`` or ``(64,)``).
   """
   if field not in config_lib.FIELDS:
-    raise ConfigError(f"--grid {field}: config has no field {field!r}; the fields are "
-                      "documented in experiments/configs/common.py.")
+    raise ConfigError(f"--grid {field}: config.{field} is not a field jaxgan reads; the fields "
+                      "are documented in experiments/configs/common.py.")
   kind = config_lib.FIELDS[field].kind
   shown = {bool: "bool (true or false)", tuple: "tuple, e.g. (64,64)"}.get(kind, kind.__name__)
   try:
@@ -175,21 +175,6 @@ def parse_grid(specs: Iterable[str], config: ml_collections.ConfigDict
   return grid
 
 
-def results_line(results: Optional[Mapping[str, Any]]) -> str:
-  """A run's ``results.json`` in one line: its final evaluation, else its last training metrics,
-  as the mean over its seeds; says so when there are none."""
-  if not results:
-    return "not finished (no results.json)"
-  for key, what in (("eval_per_seed", "final evaluation"), ("train_per_seed", "training")):
-    values = [v for v in results.get(key) or [] if v]
-    if values:
-      means = aggregate([dict(setting="", values=values)])[0]["metrics"]
-      shown = " ".join(f"{m}={mean:.4g}" for m, (mean, _) in means.items())
-      seeds = f", mean of {len(values)} seeds" if len(values) > 1 else ""
-      return f"{shown} ({what}{seeds})"
-  return "finished, but its results.json holds no metrics"
-
-
 # ----------------------------------------------------------------------------------------------
 # Tables over seeds.
 
@@ -230,6 +215,21 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
     rows.append(dict(setting=setting, n=len(values), metrics={
         m: mean_and_standard_error([v[m] for v in values if m in v]) for m in metrics}))
   return rows
+
+
+def results_line(results: Optional[Mapping[str, Any]]) -> str:
+  """A run's ``results.json`` in one line: its final evaluation, else its last training metrics,
+  as the mean over its seeds; says so when there are none."""
+  if not results:
+    return "not finished (no results.json)"
+  for key, what in (("eval_per_seed", "final evaluation"), ("train_per_seed", "training")):
+    values = [v for v in results.get(key) or [] if v]
+    if values:
+      means = aggregate([dict(setting="", values=values)])[0]["metrics"]
+      shown = " ".join(f"{m}={mean:.4g}" for m, (mean, _) in means.items())
+      seeds = f", mean of {len(values)} seeds" if len(values) > 1 else ""
+      return f"{shown} ({what}{seeds})"
+  return "finished, but its results.json holds no metrics"
 
 
 def _shown(mean: float, error: float) -> str:

@@ -89,6 +89,9 @@ def saved_config(workdir: str) -> Optional[dict]:
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a training run saved in ``workdir``, for commands that read a finished run."""
+  if not os.path.lexists(workdir):
+    raise ConfigError(f"--workdir {workdir} holds no training run (there is no such directory); "
+                      "pass the workdir given to experiments.train.")
   if not os.path.isdir(workdir):
     raise ConfigError(f"--workdir {workdir} is not a directory; pass the workdir given to "
                       "experiments.train.")
@@ -125,7 +128,11 @@ class Claim:
     self._cleanups.append(fn)
 
   def commit(self) -> None:
-    """Writes ``config.json`` (atomically): from now on the workdir is this experiment's."""
+    """Writes ``config.json`` (atomically): from now on the workdir is this experiment's. The
+    lock file then names this process (a refused command changes no file of the workdir)."""
+    if self._lock_fd is not None:
+      os.ftruncate(self._lock_fd, 0)
+      os.pwrite(self._lock_fd, str(os.getpid()).encode(), 0)
     path = os.path.join(self.workdir, CONFIG_FILE)
     if self._write and not os.path.exists(path):
       with open(path + ".tmp", "w", encoding="utf-8") as f:
@@ -168,8 +175,6 @@ def _lock(workdir: str) -> int:
           f"trainers in one workdir would mix their checkpoints and logs. Wait for it to end, or "
           f"pass another --workdir.") from e
     raise ConfigError(f"--workdir {workdir} cannot be locked ({e.strerror}).") from e
-  os.ftruncate(fd, 0)
-  os.write(fd, str(os.getpid()).encode())
   return fd
 
 

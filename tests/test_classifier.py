@@ -19,6 +19,7 @@ import pytest
 
 from gan import checkpointing
 from gan import classifier
+from gan import config as config_lib
 from gan import data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -304,6 +305,20 @@ def test_unreadable_metadata_is_detected(cache_copy):
     f.write("{not json")
   with pytest.raises(ValueError, match="^it has no readable meta item"):
     classifier.load_classifier(directory)
+
+
+def test_a_damaged_classifier_in_a_read_only_cache_is_refused_before_training(
+    saved_cache, data_dir, small_filesystem, monkeypatch):
+  with small_filesystem("64m") as disk:
+    shutil.copytree(saved_cache, str(disk / "cache"))
+    with open(os.path.join(classifier.classifier_dir(str(disk / "cache")), "meta", "metadata"),
+              "w") as f:
+      f.write("{not json")
+    small_filesystem.read_only()
+    monkeypatch.setattr(classifier, "_train_and_evaluate", lambda *a: pytest.fail("trained"))
+    with pytest.raises(config_lib.ConfigError, match=r"could not be saved to .*: .*cache/"
+                       r"mnist_classifier/v\d+ is not a writable directory. Set \$JAXGAN_CACHE"):
+      classifier.load_or_train_classifier(str(disk / "cache"), data_dir, log=None, **TINY)
 
 
 def _rewrite_metadata(directory, variables, **changes):

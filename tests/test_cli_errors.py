@@ -35,13 +35,20 @@ def world(tmp_path_factory):
   config = dcgan_mnist.get_config()
   config.dataset, config.model = "cifar10", "dcgan32"
   (cifar_run / "config.json").write_text(config.to_json())
+  # A step directory (not a checkpoint): evaluate gets past "no checkpoint yet", and the missing
+  # Inception weights must be reported before anything is restored.
+  (cifar_run / "checkpoints" / "1").mkdir(parents=True)
+  untrained = base / "untrained"
+  untrained.mkdir()
+  (untrained / "config.json").write_text(dcgan_mnist.get_config().to_json())
   bad_weights = base / "bad_inception.npz"
   state_dict = inception.random_inception_state_dict(0)
   name = next(iter(state_dict))
   state_dict[name] = np.zeros((3, 3), np.float32)
   inception.save_npz(str(bad_weights), state_dict)
   return dict(base=str(base), run=run, tiny=tiny, data_dir=data_dir, file=str(a_file),
-              cifar_run=str(cifar_run), bad_weights=str(bad_weights), empty=str(base / "empty"))
+              cifar_run=str(cifar_run), bad_weights=str(bad_weights), empty=str(base / "empty"),
+              untrained=str(untrained))
 
 
 def _env():
@@ -93,6 +100,8 @@ CASES = [
      "cannot be evaluated here"),
     (EVALUATE, ["--workdir={empty}"], "holds no training run"),
     (EVALUATE, ["--workdir={run}", "--step=999"], "--step 999 has no checkpoint"),
+    # Refused before the evaluation classifier is trained (a minute on first use).
+    (EVALUATE, ["--workdir={untrained}"], "has no checkpoint yet; train first"),
     (EVALUATE, ["--workdir={cifar_run}"], "pt_inception-2015-12-05"),
     (EVALUATE, ["--workdir={cifar_run}", "--inception_weights={base}/nowhere.pth"], "nowhere.pth"),
     (EVALUATE, ["--workdir={cifar_run}", "--inception_weights={bad_weights}"], "shape"),
@@ -125,3 +134,49 @@ def test_bad_invocation(world, module, args, expected):
   assert len(errors) == 1, result.stderr
   assert expected in errors[0], errors[0]
   assert _snapshot(world["run"]) == before  # no file of the earlier run changed
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14: values checked at the door (gan.config.FIELDS). Most classes of bad value are tested
+# by calling check_config directly (tests/test_config.py, tests/test_sweeps.py); these few check
+# that the command lines turn them into one line, exit status 2 and no traceback.
+
+# (module, arguments with {placeholders}, what the error line must say)
+DOOR_CASES = [
+    (TRAIN, ["--workdir={tmp}/d1", "--config={tmp}/syntax_error.py"],
+     "the config file cannot be loaded: {tmp}/syntax_error.py, line 2:"),
+    (TRAIN, ["--workdir={tmp}/d2", "--config.adam_b2=1.0"], "config.adam_b2=1.0 must be in [0, 1)"),
+    (TRAIN, ["--workdir={tmp}/d3", "--config.data_dir={tmp}/a_file"],
+     "config.data_dir='{tmp}/a_file' must be '' ($TFDS_DATA_DIR"),
+    (SWEEP, ["--root={tmp}/d4", "--grid=mlp_hidden=64,128"],
+     "config.mlp_hidden takes tuples; write each value in parentheses"),
+    (SWEEP, ["--root={tmp}/d5", "--grid=seed=5", "--seeds=0,1"], "--seeds and a seed in --grid"),
+]
+
+
+@pytest.mark.parametrize("module,args,expected", DOOR_CASES,
+                         ids=[f"{m.split('.')[-1]}-door-{i}" for i, (m, _, _) in
+                              enumerate(DOOR_CASES)])
+def test_bad_value_at_the_door(tmp_path, module, args, expected):
+  (tmp_path / "a_file").write_text("not a directory")
+  (tmp_path / "syntax_error.py").write_text("def get_config():\n  return (\n")
+  args = [a.format(tmp=tmp_path) for a in args]
+  result = subprocess.run([sys.executable, "-m", module] + args, cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert "Traceback" not in result.stderr, result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1, result.stderr
+  assert expected.format(tmp=tmp_path) in errors[0], errors[0]
+  assert not os.path.exists(tmp_path / "d1") and not os.path.exists(tmp_path / "d4")
+
+
+def test_load_config_module_names_the_line_of_a_broken_config(tmp_path):
+  from experiments import cli  # pylint: disable=g-import-not-at-top
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  for text, says in [("def get_config(:\n", "line 1: invalid syntax"),
+                     ("x = 1\ny = undefined_name\n", "line 2: NameError: name 'undefined_name'")]:
+    path = tmp_path / "broken.py"
+    path.write_text(text)
+    with pytest.raises(config_lib.ConfigError, match=f"{path}, {says}"):
+      cli.load_config_module(str(path))

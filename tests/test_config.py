@@ -2,15 +2,18 @@
 
 import dataclasses
 import importlib
+import os
+import re
 
 import jax
 import ml_collections
-import numpy as np
 import pytest
 
 from experiments.configs import common
 from experiments.configs import toy_ring
 from gan import config as config_lib
+from gan import data
+from gan import losses
 from gan import models
 from gan import step as step_lib
 
@@ -169,3 +172,101 @@ def test_pacgan_configs_keep_100_packed_inputs_per_update(name, monkeypatch):
   assert runs == [dict(pack=m, batch_size=100 * m, num_seeds=10) for m in range(1, 5)]
   assert set(module.paper_results()) == {f"pack={m},batch_size={100 * m}" for m in range(1, 5)}
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Every field by its type and range (config_lib.FIELDS), at the door.
+
+
+CONFIG_FILES = sorted(name[:-3] for name in os.listdir(os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments", "configs"))
+                      if name.endswith(".py") and name not in ("__init__.py", "common.py"))
+
+
+def test_the_field_table_covers_every_field_of_the_base_config():
+  assert sorted(config_lib.FIELDS) == sorted(common.base_config().keys())
+
+
+@pytest.mark.parametrize("name", CONFIG_FILES)
+def test_every_config_file_and_its_sweep_validate(name, monkeypatch):
+  monkeypatch.setattr(jax, "device_count", lambda: 1)  # the configs are written for one device
+  module = importlib.import_module(f"experiments.configs.{name}")
+  commands = set(re.findall(r"python -m (experiments\.\w+)", module.__doc__ or ""))
+  assert commands, f"{name}.py: its docstring holds no command that runs it"
+  if not commands & {"experiments.train", "experiments.sweep"}:
+    pytest.skip(f"not a GAN config: run by {', '.join(sorted(commands))}, which check their own")
+  config_lib.check_config(module.get_config())
+  for overrides in getattr(module, "sweep", lambda: [])():
+    config = module.get_config()
+    config.update(overrides)
+    config_lib.check_config(config)
+
+
+@pytest.mark.parametrize("field,value,says", [
+    # Wrong type.
+    ("latent_dim", "100", "must be a positive integer"),
+    ("batch_size", 8.0, "must be a positive integer"),
+    ("num_steps", True, "must be a positive integer"),
+    ("conditional", 1, "must be True or False"),
+    ("mlp_hidden", ("abc",), "must be a non-empty tuple of positive integers"),
+    ("xla_cpu_options", 1, "must be a string: 'auto', ''"),
+    # Not finite.
+    ("d_learning_rate", float("inf"), "must be a positive number (finite)"),
+    ("g_learning_rate", float("nan"), "must be a positive number (finite)"),
+    ("gp_weight", float("inf"), "must be >= 0 and finite"),
+    # Out of range.
+    ("mlp_hidden", (0,), "must be a non-empty tuple of positive integers"),
+    ("mlp_hidden", (), "must be a non-empty tuple of positive integers"),
+    ("adam_b1", 2.0, "must be in [0, 1)"),
+    ("adam_b2", 1.0, "must be in [0, 1)"),
+    ("d_dropout", -0.1, "must be in [0, 1)"),
+    ("eval_every", -1, "must be an integer >= 0: 0 (no evaluation during training)"),
+    ("sample_every", -5, "must be an integer >= 0"),
+    ("eval_num_samples", 0, "must be a positive integer"),
+    ("seed", -1, "must be a non-negative integer"),
+    ("num_seeds", 0, "must be a positive integer"),
+    ("r1_gamma", -1.0, "must be >= 0"),
+    ("model_width", 0, "must be a positive integer"),
+    # Not one of the choices (registries are looked up).
+    ("mlp_output", "relu", "must be 'tanh'"),
+    ("loss", "minimax", "is not valid; choose one of: " + ", ".join(losses.names())),
+    ("dataset", "imagenet", "is not valid; choose one of: " + ", ".join(data.names())),
+])
+def test_each_field_is_checked_by_its_type_and_range(field, value, says):
+  with pytest.raises(config_lib.ConfigError) as info:
+    config_lib.check_field(field, value)
+  assert str(info.value).startswith(f"config.{field}={value!r} ") and says in str(info.value)
+  # A config built from a dict (a saved config.json, a library user's) takes any type.
+  config = ml_collections.ConfigDict(dict(tiny_config().to_dict(), **{field: value}))
+  with pytest.raises(config_lib.ConfigError) as info:
+    config_lib.check_config(config)
+  assert str(info.value).startswith(f"config.{field}=") and says in str(info.value)
+
+
+def test_data_dir_must_be_a_directory_or_where_one_can_be_made(tmp_path):
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  for bad in (str(a_file), str(a_file / "below")):
+    with pytest.raises(config_lib.ConfigError, match=r"config.data_dir=.* not of a file"):
+      config_lib.check_config(tiny_config(data_dir=bad))
+  for good in ("", str(tmp_path), str(tmp_path / "not" / "yet")):
+    config_lib.check_field("data_dir", good)
+
+
+def test_unknown_and_missing_fields_are_named():
+  config = tiny_config()
+  config.lerning_rate = 0.1
+  with pytest.raises(config_lib.ConfigError, match="config.lerning_rate is not a field"):
+    config_lib.check_config(config)
+  config = ml_collections.ConfigDict({k: v for k, v in tiny_config().items() if k != "pack"})
+  with pytest.raises(config_lib.ConfigError, match="config.pack is missing"):
+    config_lib.check_config(config)
+  with pytest.raises(config_lib.ConfigError, match="config has no field 'lerning_rate'"):
+    config_lib.check_field("lerning_rate", 0.1)
+
+
+def test_registered_names_are_looked_up_not_listed(monkeypatch):
+  monkeypatch.setitem(losses.LOSSES, "my_new_loss", losses.get("hinge"))
+  config_lib.check_field("loss", "my_new_loss")
+  with pytest.raises(config_lib.ConfigError, match="my_new_loss"):
+    config_lib.check_field("loss", "minimax")

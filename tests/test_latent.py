@@ -341,3 +341,23 @@ def test_invert_explains_shape_mismatch():
   with pytest.raises(ValueError, match="num_restarts"):
     latent.invert(generate, jnp.zeros((2, 64)), jax.random.key(0), latent_dim=8,
                   num_restarts=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Priors.
+
+
+def test_normal_prior_is_exactly_jax_random_normal_and_uniform_fills_the_cube():
+  key = jax.random.key(7)
+  np.testing.assert_array_equal(latent.sample(key, (5, 3)), jax.random.normal(key, (5, 3)))
+  u = np.asarray(latent.sample(key, (20000, 2), "uniform"))
+  assert u.dtype == np.float32 and u.min() >= -1.0 and u.max() <= 1.0
+  np.testing.assert_allclose(u.mean(axis=0), 0.0, atol=0.02)
+  np.testing.assert_allclose(u.var(axis=0), 1.0 / 3.0, atol=0.01)  # Var U[-1, 1] = 1/3
+  assert latent.DISTRIBUTIONS["uniform"].interpolation == "lerp"
+  # lerp between two points of the cube stays inside it (it is convex); slerp need not.
+  a, b = jnp.array([1.0, 1.0]), jnp.array([1.0, -1.0])
+  assert float(jnp.abs(latent.interpolate(a, b, 9, "lerp")).max()) <= 1.0
+  assert float(jnp.abs(latent.interpolate(a, b, 9, "slerp")).max()) > 1.0 + 1e-3
+  with pytest.raises(ValueError, match="Unknown latent distribution 'cauchy'"):
+    latent.sample(key, (2,), "cauchy")

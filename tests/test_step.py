@@ -6,6 +6,7 @@ The references here are written from the documented contract (the module docstri
 never with the step's private helpers.
 """
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -289,6 +290,28 @@ def test_weight_clipping_clips_every_d_update():
 
 # ----------------------------------------------------------------------------------------------
 # Random numbers.
+
+
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+def test_latents_are_drawn_per_example_from_the_configured_prior(distribution):
+  gan = dataclasses.replace(config_lib.build_gan(mlp_config()), latent_distribution=distribution)
+  rng = jax.random.key(4)
+  z4, _ = step_lib._latents(gan, step_lib.example_keys(rng, jnp.int32(3), 4), critic_step=1)
+  z2, _ = step_lib._latents(gan, step_lib.example_keys(rng, jnp.int32(3), 2), critic_step=1)
+  for i in range(4):
+    key = key_of(rng, 3, i, SALTS_PER_CRITIC_STEP + SALT_LATENT)
+    expected = (jax.random.normal(key, (gan.latent_dim,)) if distribution == "normal" else
+                jax.random.uniform(key, (gan.latent_dim,), minval=-1.0, maxval=1.0))
+    np.testing.assert_array_equal(z4[i], expected)
+  np.testing.assert_array_equal(z2, z4[:2])  # an example's z does not depend on the batch
+  if distribution == "uniform":
+    assert -1.0 <= float(z4.min()) and float(z4.max()) <= 1.0 and float(z4.min()) < -0.5
+
+
+def test_an_unknown_latent_distribution_is_refused():
+  with pytest.raises(ValueError, match="Unknown latent distribution 'cauchy'; registered: "
+                     "normal, uniform"):
+    dataclasses.replace(config_lib.build_gan(mlp_config()), latent_distribution="cauchy")
 
 
 def test_random_draws_differ_across_steps_critic_steps_and_examples():

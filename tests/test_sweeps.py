@@ -3,13 +3,17 @@
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
+from experiments import sweep
 from experiments.configs import common
+from experiments.configs import toy_ring
 from gan import config as config_lib
 from gan import sweeps
 
@@ -31,15 +35,42 @@ def test_cross_and_names():
 
 def test_parse_grid_is_typed_and_strict():
   base = common.base_config()
-  grid = sweeps.parse_grid(["loss=a,b", "batch_size=8,16", "conditional=true,0",
-                            "mlp_hidden=64:64,128", "ema_decay=0.9"], base)
-  assert grid == [("loss", ["a", "b"]), ("batch_size", [8, 16]), ("conditional", [True, False]),
-                  ("mlp_hidden", [(64, 64), (128,)]), ("ema_decay", [0.9])]
+  grid = sweeps.parse_grid(["loss=hinge,least_squares", "batch_size=8,16", "conditional=true,0",
+                            "mlp_hidden=(64,64),(128),(32,)", "ema_decay=0.9"], base)
+  assert grid == [("loss", ["hinge", "least_squares"]), ("batch_size", [8, 16]),
+                  ("conditional", [True, False]), ("mlp_hidden", [(64, 64), (128,), (32,)]),
+                  ("ema_decay", [0.9])]
   for spec, message in [("loss", "not of the form"), ("los=a", "no field 'los'"),
                         ("batch_size=8,x", "'x' is not a valid int"),
-                        ("conditional=ture", "'ture' is not a valid bool")]:
-    with pytest.raises(config_lib.ConfigError, match=message):
+                        ("conditional=ture", "'ture' is not a valid bool (true or false)"),
+                        ("mlp_hidden=((64)", "unbalanced parentheses"),
+                        ("mlp_hidden=(a,b)", "'(a,b)' is not a valid tuple")]:
+    with pytest.raises(config_lib.ConfigError, match=re.escape(message)):
       sweeps.parse_grid([spec], base)
+
+
+@pytest.mark.parametrize("spec", ["mlp_hidden=64,128", "mlp_hidden=64:64", "mlp_hidden=(64),128"])
+def test_a_tuple_field_in_a_grid_says_how_to_write_it(spec):
+  with pytest.raises(config_lib.ConfigError) as info:
+    sweeps.parse_grid([spec], common.base_config())
+  assert ("config.mlp_hidden takes tuples; write each value in parentheses, e.g. "
+          "--grid 'mlp_hidden=(64,64),(128,128)' for two runs") in str(info.value)
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("adam_b1=0.5,2.0", "--grid adam_b1: config.adam_b1=2.0 must be in [0, 1)"),
+    ("d_learning_rate=inf", "--grid d_learning_rate: config.d_learning_rate=inf must be a "
+     "positive number (finite)"),
+    ("loss=hinge,minimax", "--grid loss: config.loss='minimax' is not valid; choose one of:"),
+    ("mlp_hidden=(64,0)", "--grid mlp_hidden: config.mlp_hidden=(64, 0) must be a non-empty "
+     "tuple of positive integers"),
+    ("eval_every=-1", "--grid eval_every: config.eval_every=-1 must be an integer >= 0"),
+    ("seed=-2", "--grid seed: config.seed=-2 must be a non-negative integer"),
+])
+def test_grid_values_are_checked_as_check_config_checks_them(spec, message):
+  with pytest.raises(config_lib.ConfigError) as info:
+    sweeps.parse_grid([spec], common.base_config())
+  assert message in str(info.value)
 
 
 def test_apply_overrides_checks_fields_and_types():
@@ -51,6 +82,51 @@ def test_apply_overrides_checks_fields_and_types():
     sweeps.apply_overrides(base, {"los": "hinge"})
   with pytest.raises(config_lib.ConfigError, match="batch_size="):
     sweeps.apply_overrides(base, {"batch_size": "eight"})
+  with pytest.raises(config_lib.ConfigError, match=re.escape(
+      "sweep override adam_b2=1.0: config.adam_b2=1.0 must be in [0, 1)")):
+    sweeps.apply_overrides(base, {"adam_b2": 1.0})
+
+
+def test_seeds_are_chosen_one_way():
+  assert sweeps.cross([{}], [("seed", [5])], None) == [{"seed": 5}]
+  assert sweeps.parse_seeds("0,2") == [0, 2] and sweeps.parse_seeds(None) is None
+  for points, grid in [([{"seed": 1}], []), ([{}], [("seed", [5])])]:
+    with pytest.raises(config_lib.ConfigError, match="--seeds and a seed in --grid"):
+      sweeps.cross(points, grid, [0, 1])
+  for text in ("a,b", "-1"):
+    with pytest.raises(config_lib.ConfigError, match="--seeds"):
+      sweeps.parse_seeds(text)
+
+
+def test_a_grid_seed_reaches_the_run_config(monkeypatch):
+  monkeypatch.setattr(jax, "device_count", lambda: 1)  # toy_ring's batch of 100, on one device
+  base = toy_ring.get_config()
+  runs = sweep.plan(os.path.join(ROOT, "experiments", "configs", "toy_ring.py"), base,
+                    ["seed=5,6"])
+  assert [(name, config.seed) for name, _, config in runs] == [("seed=5", 5), ("seed=6", 6)]
+  assert sweep.train_command("c.py", "w", runs[0][1])[-1] == "--config.seed=5"
+  # A combination that cannot work names the run, before any run starts.
+  with pytest.raises(config_lib.ConfigError, match="run model=dcgan32: config.model='dcgan32' "
+                     "does not fit config.dataset='toy_ring'"):
+    sweep.plan(os.path.join(ROOT, "experiments", "configs", "toy_ring.py"), base,
+               ["model=dcgan32"])
+
+
+def test_check_root_refuses_a_file_and_a_run_of_another_config(tmp_path):
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  for root, message in [(a_file, "is a file, not a directory"), (a_file / "sub", "cannot be "
+                                                                 "created")]:
+    with pytest.raises(config_lib.ConfigError, match=message):
+      sweep.check_root(str(root), [])
+  config = toy_ring.get_config()
+  (tmp_path / "root" / "base").mkdir(parents=True)
+  (tmp_path / "root" / "base" / "config.json").write_text(config.to_json())
+  sweep.check_root(str(tmp_path / "root"), [("base", {}, config)])
+  other = sweeps.apply_overrides(config, {"loss": "hinge"})
+  with pytest.raises(config_lib.ConfigError, match="loss: 'non_saturating' -> 'hinge'.*nothing "
+                     "was trained"):
+    sweep.check_root(str(tmp_path / "root"), [("base", {}, other)])
 
 
 def test_mean_and_standard_error_by_hand():
@@ -77,6 +153,26 @@ def test_aggregate_groups_seeds_by_setting_and_formats_tables():
       "| pack=2 | 2 | 0.150 ± 0.050 | 7.500 ± 0.500 | 7.9 ± 0.1 |"]
   assert sweeps.csv_table(rows).splitlines()[:2] == [
       "setting,n,kl_mean,kl_se,modes_mean,modes_se", '"pack=1",2,0.4,0.1,6.5,0.5']
+
+
+def test_runs_without_metrics_make_no_rows_and_no_nan():
+  runs = [dict(setting="a", values=[{"modes": 6.0}]), dict(setting="a", values=[None, {}]),
+          dict(setting="b", values=None), dict(setting="c", values=[])]
+  rows = sweeps.aggregate(runs)
+  assert [(r["setting"], r["n"]) for r in rows] == [("a", 1)]
+  assert "nan" not in sweeps.csv_table(rows) and sweeps.csv_table(rows).splitlines()[1] == (
+      '"a",1,6.0,')
+  assert sweeps.markdown_table(rows).splitlines()[-1] == "| a | 1 | 6.000 |"
+
+
+def test_results_line_says_what_a_run_holds():
+  assert sweeps.results_line(None) == "not finished (no results.json)"
+  assert sweeps.results_line(dict(step=4, train_per_seed=None, train_mean={})) == (
+      "finished, but its results.json holds no metrics")
+  assert sweeps.results_line(dict(train_per_seed=[{"d_loss": 1.0}, {"d_loss": 2.0}],
+                                  eval_per_seed=[{"modes": 7}])) == "modes=7 (final evaluation)"
+  assert sweeps.results_line(dict(train_per_seed=[{"d_loss": 1.0}, {"d_loss": 2.0}])) == (
+      "d_loss=1.5 (training, mean of 2 seeds)")
 
 
 @pytest.mark.slow

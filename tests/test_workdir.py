@@ -107,8 +107,11 @@ def test_a_run_without_its_config_is_not_resumed_under_another(tmp_path):
 def test_load_config_names_what_is_missing(tmp_path):
   with pytest.raises(ConfigError, match="holds no training run"):
     workdir_lib.load_config(str(tmp_path))
-  with pytest.raises(ConfigError, match="is not a directory"):
+  with pytest.raises(ConfigError, match="holds no training run \\(there is no such directory"):
     workdir_lib.load_config(str(tmp_path / "absent"))
+  (tmp_path / "file").write_text("x")
+  with pytest.raises(ConfigError, match="is not a directory"):
+    workdir_lib.load_config(str(tmp_path / "file"))
 
 
 def test_truncate_jsonl_drops_replayed_steps_and_a_cut_line(tmp_path):

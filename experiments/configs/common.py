@@ -16,6 +16,8 @@ def base_config() -> ml_collections.ConfigDict:
   # Model.
   c.model = "dcgan28"          # a registered model family: gan.models.names()
   c.latent_dim = 100
+  c.latent_distribution = "normal"  # z's prior (gan.latent.DISTRIBUTIONS): 'normal' N(0, I) or
+                               # 'uniform' U[-1, 1]^D; used wherever z is drawn or interpolated
   c.d_dropout = 0.3            # dcgan28 / mlp discriminator dropout
   c.mlp_hidden = (256, 256)    # mlp only
   c.mlp_output = "tanh"        # mlp only: 'tanh' for images, 'linear' for toys

@@ -210,10 +210,11 @@ def interpolation(sample: Sampler, classify: Classify, z: np.ndarray, rng: np.ra
 
 
 def class_morph(sample: Sampler, classify: Classify, z: np.ndarray, probabilities: np.ndarray,
-                rng: np.random.Generator, first: int = 3, last: int = 8
+                rng: np.random.Generator, first: int = 3, last: int = 8, method: str = "slerp"
                 ) -> tuple[dict[str, Any], Image.Image]:
-  """The slerp strip between the concept vectors of ``first``s and ``last``s, and strips between
-  `NUM_MORPH_PAIRS` single pairs: ``(report, figure)``.
+  """The strip between the concept vectors of ``first``s and ``last``s, and strips between
+  `NUM_MORPH_PAIRS` single pairs: ``(report, figure)``. ``method``: the latent prior's
+  interpolation (`gan.latent.DISTRIBUTIONS`; slerp for a Gaussian z).
 
   Args:
     sample: the sampler.
@@ -226,7 +227,7 @@ def class_morph(sample: Sampler, classify: Classify, z: np.ndarray, probabilitie
   """
   pools = {d: class_pool(probabilities, d) for d in (first, last)}
   concepts = {d: latent.concept_vector(jnp.asarray(z[pool])) for d, (pool, _) in pools.items()}
-  strip = np.asarray(latent.interpolate(concepts[first], concepts[last], NUM_STEPS, "slerp"))
+  strip = np.asarray(latent.interpolate(concepts[first], concepts[last], NUM_STEPS, method))
   strip_images = sample(strip)
   labels = _labels(classify(strip_images))
   report = {
@@ -242,7 +243,7 @@ def class_morph(sample: Sampler, classify: Classify, z: np.ndarray, probabilitie
   starts = z[rng.choice(pools[first][0], NUM_MORPH_PAIRS)]
   ends = z[rng.choice(pools[last][0], NUM_MORPH_PAIRS)]
   pair_strips = np.asarray(latent.interpolate(jnp.asarray(starts), jnp.asarray(ends), NUM_STEPS,
-                                              "slerp")).transpose(1, 0, 2)  # [pairs, steps, D]
+                                              method)).transpose(1, 0, 2)  # [pairs, steps, D]
   pair_images = sample(pair_strips.reshape(-1, z.shape[1]))
   pair_labels = _labels(classify(pair_images)).reshape(NUM_MORPH_PAIRS, NUM_STEPS)
   per_pair = [morph_strip_stats(l, first, last) for l in pair_labels]
@@ -499,7 +500,8 @@ def memorization(features: Callable[[np.ndarray], np.ndarray], generated: np.nda
 
 def run_studies(sample: Sampler, classifier, latent_dim: int, train_images: np.ndarray,
                 test_images: np.ndarray, *, seed: int = 0, num_samples: int = 4000,
-                repetitions: int = 20, log: Callable[[str], None] = print
+                repetitions: int = 20, log: Callable[[str], None] = print,
+                latent_distribution: str = "normal"
                 ) -> tuple[dict[str, Any], dict[str, Image.Image]]:
   """Samples ``num_samples`` latents, labels their images and runs the four studies on them.
 
@@ -514,6 +516,8 @@ def run_studies(sample: Sampler, classifier, latent_dim: int, train_images: np.n
     num_samples: latents sampled and classified to find the digit concepts.
     repetitions: random exemplar triples per arithmetic.
     log: called with a progress line.
+    latent_distribution: the generator's latent prior (`gan.latent.DISTRIBUTIONS`): the latents
+      are drawn from it and the class morph follows its interpolation.
 
   Returns:
     ``(report, figures)``: the numbers of every study (JSON-able), and the figures keyed by the
@@ -526,7 +530,7 @@ def run_studies(sample: Sampler, classifier, latent_dim: int, train_images: np.n
   start_time = time.time()
   z_key, noise_key = jax.random.split(jax.random.key(seed))
   rng = np.random.default_rng(seed)
-  z = np.asarray(jax.random.normal(z_key, (num_samples, latent_dim), jnp.float32))
+  z = np.asarray(latent.sample(z_key, (num_samples, latent_dim), latent_distribution))
   generated = sample(z)
   probabilities = classifier.outputs(generated)["probabilities"]
   attributes = {spec.attribute: _attribute(spec.attribute)(generated) for spec in ARITHMETIC}
@@ -541,8 +545,9 @@ def run_studies(sample: Sampler, classifier, latent_dim: int, train_images: np.n
   classify = classifier.probabilities
   figures = {}
   report["interpolation"], figures["interpolation.png"] = interpolation(sample, classify, z, rng)
-  report["class_morph"], figures["class_morph.png"] = class_morph(sample, classify, z,
-                                                                  probabilities, rng)
+  report["class_morph"], figures["class_morph.png"] = class_morph(
+      sample, classify, z, probabilities, rng,
+      method=latent.check_distribution(latent_distribution).interpolation)
   report["arithmetic"], figures["arithmetic.png"] = arithmetic(
       sample, classify, z, probabilities, attributes, rng, noise_key, repetitions)
   report["memorization"], figures["memorization.png"] = memorization(

@@ -28,6 +28,7 @@ import numpy as np
 from gan import config as config_lib
 from gan import data
 from gan import images
+from gan import latent
 from gan import losses
 from gan import step as step_lib
 
@@ -82,7 +83,7 @@ def _d_only_step(gan: step_lib.GAN, state: step_lib.GANState, real: jax.Array, r
                  step: jax.Array) -> tuple[step_lib.GANState, dict]:
   """One `gan.step.d_step` against fresh G(z), G unchanged."""
   keys = step_lib.example_keys(rng, step, real.shape[0])
-  z = jax.vmap(lambda k: jax.random.normal(k, (gan.latent_dim,)))(keys)
+  z = jax.vmap(lambda k: latent.sample(k, (gan.latent_dim,), gan.latent_distribution))(keys)
   fake = step_lib.generate(gan, state, z, use_ema=False, train=True)
   return step_lib.d_step(gan, state, real, None, fake, None, keys, critic_step=0)
 
@@ -129,7 +130,8 @@ def run(config: ml_collections.ConfigDict, d_steps: int, batch_size: int,
   gan = config_lib.build_gan(config)
   state = jax.jit(functools.partial(step_lib.create_state, gan))(jax.random.key(config.seed))
   rng = jax.random.fold_in(jax.random.key(config.seed), 1)
-  z = jax.random.normal(jax.random.fold_in(rng, 2 ** 31 - 1), (batch_size, gan.latent_dim))
+  z = latent.sample(jax.random.fold_in(rng, 2 ** 31 - 1), (batch_size, gan.latent_dim),
+                    gan.latent_distribution)
   measure_jit = jax.jit(functools.partial(measure, gan))
   measure_batch = lambda s: jax.tree.map(np.asarray, measure_jit(s, z))
   results = {"fresh": measure_batch(state)}
