@@ -393,13 +393,3 @@ def config_differences(saved: dict, current: dict) -> list[str]:
   a = {**{k: v for k, v in ADDED_FIELDS.items() if k in b}, **a}
   return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
           for k in sorted(set(a) | set(b)) if k not in RESUME_FREE_FIELDS and a.get(k) != b.get(k)]
-
-
-def load_run_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a training run saved in ``workdir`` (raises `ConfigError` if there is none)."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.isfile(path):
-    raise ConfigError(f"--workdir {workdir} holds no training run (no config.json); pass the "
-                      f"workdir given to experiments.train.")
-  with open(path, encoding="utf-8") as f:
-    return ml_collections.ConfigDict(json.load(f))

@@ -180,3 +180,21 @@ def test_load_config_module_names_the_line_of_a_broken_config(tmp_path):
     path.write_text(text)
     with pytest.raises(config_lib.ConfigError, match=f"{path}, {says}"):
       cli.load_config_module(str(path))
+
+
+# Issue 14: evaluating a run on a read-only filesystem (a real read-only tmpfs; needs root).
+
+
+def test_evaluate_on_a_read_only_workdir_refuses_before_computing(world, small_filesystem):
+  with small_filesystem("64m") as disk:
+    subprocess.run(["cp", "-a", world["run"], str(disk / "run")], check=True)
+    small_filesystem.read_only()
+    before = _snapshot(str(disk / "run"))
+    refused = subprocess.run([sys.executable, "-m", EVALUATE, f"--workdir={disk}/run"], cwd=ROOT,
+                             env=_env(), capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.strip() == (
+        f"error: cannot write the evaluation to {disk}/run/eval (Read-only file system); pass "
+        "--output_dir=DIR, a directory you can write to.")
+    assert "classifier" not in refused.stdout  # refused before the feature network was made
+    assert _snapshot(str(disk / "run")) == before

@@ -124,9 +124,13 @@ def test_config_differences_name_the_fields():
       "loss: 'non_saturating' -> 'hinge'", "mlp_hidden: [256, 256] -> [8]"]
 
 
-def test_load_run_config_says_what_is_missing(tmp_path):
-  with pytest.raises(config_lib.ConfigError, match="holds no training run"):
-    config_lib.load_run_config(str(tmp_path))
+def test_an_older_config_without_a_field_added_since_is_the_same_experiment():
+  saved = tiny_config().to_dict()
+  del saved["latent_distribution"]  # saved before latent_distribution existed
+  assert config_lib.config_differences(saved, tiny_config().to_dict()) == []
+  assert config_lib.config_differences(saved, tiny_config(latent_distribution="uniform")
+                                       .to_dict()) == [
+      "latent_distribution: 'normal' -> 'uniform'"]
 
 
 # ---------------------------------------------------------------------------------------------
