@@ -245,6 +245,15 @@ def _train(config, workdir, held, log, progress) -> dict:
   if start == config.num_steps:
     log(f"Nothing to train: the checkpoint is at step {start} = num_steps; finishing its "
         "samples and results.")
+  rows = config.batch_size * config.n_critic
+  # A batch the data cannot give (larger than the split) fails here, before the workdir is
+  # claimed, rather than at the first step.
+  try:
+    source.batch(start, rows, seeds[0], jax.process_index(), jax.process_count())
+  except ValueError as e:
+    raise ConfigError(f"config.batch_size={config.batch_size} (x n_critic={config.n_critic} = "
+                      f"{rows} examples per step) cannot be drawn from {config.dataset!r}: {e} "
+                      "Lower batch_size.") from e
   # The run can start: the workdir becomes this experiment's, and the steps after the restored
   # checkpoint (trained again from here) lose their rows from an interrupted attempt.
   held.commit()
@@ -286,7 +295,6 @@ def _train(config, workdir, held, log, progress) -> dict:
       _append_eval_history(workdir, step, results)
     return results
 
-  rows = config.batch_size * config.n_critic
   bar = writers.Progress(config.num_steps, start, enabled=is_main and progress)
   window, skipped, evaluated = [], 0, {}
   last = (stored or {}).get("train_per_seed")  # per seed, the last logged window's means

@@ -150,6 +150,9 @@ class Claim:
       if self._created and not self.committed:
         try:
           os.remove(os.path.join(self.workdir, LOCK_FILE))
+          for name in DIRECTORIES:  # made empty on the way (the checkpoint manager makes one)
+            if os.path.isdir(os.path.join(self.workdir, name)):
+              os.rmdir(os.path.join(self.workdir, name))
           os.rmdir(self.workdir)
         except OSError:
           pass  # something else was written there meanwhile: leave it

@@ -244,6 +244,18 @@ def test_a_run_that_cannot_start_claims_nothing(tmp_path):
   assert not os.path.exists(workdir)  # so the corrected command is not "a different config"
 
 
+def test_a_batch_larger_than_the_data_claims_nothing(tmp_path, data_dir):
+  workdir = str(tmp_path / "run")
+  with pytest.raises(config_lib.ConfigError, match=r"config.batch_size=8000 \(x n_critic=1 = "
+                     r"8000 examples per step\) cannot be drawn from 'mnist5k'"):
+    loop.train_and_evaluate(tiny_config(data_dir, model="mlp", batch_size=8000), workdir,
+                            log=lambda m: None, progress=False)
+  assert not os.path.exists(workdir)
+  loop.train_and_evaluate(tiny_config(data_dir, model="mlp", num_steps=2, sample_every=0),
+                          workdir, log=lambda m: None, progress=False)  # the corrected command
+  assert loop.read_results(workdir)["step"] == 2
+
+
 def test_resume_rewrites_only_the_replayed_steps_and_never_a_longer_run(tmp_path, data_dir):
   config = lambda **kw: tiny_config(data_dir, model="mlp", sample_every=0, log_every=1,
                                     checkpoint_every=2, **kw)
