@@ -40,7 +40,7 @@ def main(argv):
   if os.path.isdir(os.path.join(_WORKDIR.value, "checkpoints")):
     gan, step, state = checkpointing.restore_run(_WORKDIR.value, config)
     source = f"{_WORKDIR.value} step {step}"
-  net = classifier.load_or_train_classifier()
+  net = classifier.evaluation_classifier()
   n = _NUM.value
   rows = []
   for attempt in ("warm-up", "timed"):

@@ -6,7 +6,7 @@ over the state, as ``--config.num_seeds=N``) against N separate runs (one after 
 Both forms run the real train step on a fixed real batch per seed, ``jax.jit``-ed, with the
 state donated; each timing is the median of 5 blocks of ``--steps`` steps after one warm-up
 block. A separate run's rate is the N = 1 rate (N runs one after another take N times as long).
-Writes ``benchmarks/results/seeds_<backend>.md`` with the command and the machine.
+Writes ``benchmarks/results/seeds_<backend>_<config>.md`` with the command and the machine.
 """
 
 import argparse

@@ -101,7 +101,7 @@ def latent_walk(workdir: str, out_dir: Optional[str] = None, seed: int = 0, *,
   data_dir = config.data_dir or None
   if classifier is None:
     from gan import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
-    classifier = classifier_lib.load_or_train_classifier(data_dir=data_dir, log=log)
+    classifier = classifier_lib.evaluation_classifier(log)
   sample = study.make_sampler(gan, state, use_ema=config.ema_decay > 0, batch_size=batch_size)
   train_images = data.make_source(config.dataset, "train",
                                   data_dir=data_dir).all_examples()["image"]

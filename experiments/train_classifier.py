@@ -1,12 +1,14 @@
 r"""Trains (or checks) the MNIST evaluation classifier: a thin command line over `gan.classifier`.
 
   python -m experiments.train_classifier [--cache_dir DIR] [--data_dir DIR] [--force]
+  python -m experiments.train_classifier --export gan/weights/mnist_classifier_v1.npz
 
 Loads the classifier from ``<cache_dir>/mnist_classifier/v<N>/`` when a valid one is there,
 else trains it on the 4,000 ``mnist5k`` training digits (1-2 minutes on two CPU cores) and saves
 it; either way it prints the accuracy on the 1,000 held-out test digits. --force retrains and
 overwrites. Evaluation trains the classifier on first use anyway; this command does it ahead of
-time. The cache dir defaults to $JAXGAN_CACHE or ~/.cache/jaxgan, the data dir to $TFDS_DATA_DIR
+time. ``--export FILE`` also writes it as the one ``.npz`` file the package ships (and prints
+its SHA-256, which goes into `gan.classifier.SHIPPED_SHA256`). The cache dir defaults to $JAXGAN_CACHE or ~/.cache/jaxgan, the data dir to $TFDS_DATA_DIR
 or ~/tensorflow_datasets.
 """
 
@@ -28,6 +30,8 @@ _NUM_STEPS = flags.DEFINE_integer("num_steps", None,
                                   "Training steps (default: gan.classifier.DEFAULT_NUM_STEPS).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", None,
                                    "Batch size (default: gan.classifier.DEFAULT_BATCH_SIZE).")
+_EXPORT = flags.DEFINE_string("export", None, "Also write the classifier to this .npz file "
+                              "(the shipped weights: gan/weights/mnist_classifier_v<N>.npz).")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 
 
@@ -48,6 +52,9 @@ def main(argv):
           f"trained in {model.metadata['train_seconds']:.0f} s; "
           f"this command took {time.time() - start:.0f} s; "
           f"classifier: {classifier.classifier_dir(_CACHE_DIR.value)}")
+    if _EXPORT.value:
+      digest = classifier.export_classifier(model, _EXPORT.value)
+      print(f"exported to {_EXPORT.value}: SHA-256 {digest}")
 
   return cli.run_reporting_errors(run, _DEBUG.value)
 

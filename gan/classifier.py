@@ -28,17 +28,27 @@ architecture, the data or the training changes what the features mean) makes eve
 stale: FIDs from different versions are not comparable. A change of file layout alone does not
 bump it: a directory in the first layout (``params/`` and ``classifier.json``, whose
 ``params_sha256`` is the same checksum) is verified and rewritten in place, weights untouched.
+
+**Shipped weights.** One classifier, trained once with the default recipe by
+``python -m experiments.train_classifier --export gan/weights/mnist_classifier_v1.npz``, ships
+with the package (`SHIPPED_WEIGHTS`, 0.8 MB). `evaluation_classifier` loads it and checks the
+file's SHA-256 against `SHIPPED_SHA256` before use, so every machine scores samples with the same
+network and FIDs are comparable across machines (a classifier trained on first use differs
+between machines in its last digits, and the FID with it). `tests/test_classifier.py` retrains
+with the same recipe and checks the accuracy comes back within half a point of the shipped one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import time
 from typing import Any, Callable, Mapping, Optional
 
+from flax import traverse_util
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -346,6 +356,68 @@ def _recipe(seed: int, num_steps: int, batch_size: int) -> dict[str, Any]:
 def _abstract_variables() -> Any:
   return jax.eval_shape(lambda: MnistClassifier().init(jax.random.key(0),
                                                        jnp.zeros((1, *IMAGE_SHAPE))))
+
+
+# ----------------------------------------------------------------------------------------------
+# The shipped classifier.
+
+SHIPPED_WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights",
+                               f"mnist_classifier_v{CLASSIFIER_VERSION}.npz")
+SHIPPED_SHA256 = "0086541c356ea0cad2866f93708300af301de5f8d0ad7c5eb3dcadf4804c239d"
+SHIPPED_ACCURACY = 0.986  # on the 1,000 mnist5k test digits, as recorded in the file
+
+
+def file_sha256(path: str) -> str:
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def export_classifier(model: Classifier, path: str) -> str:
+  """Writes ``model`` as one ``.npz`` (variables by path, metadata as JSON); returns its SHA-256
+  (of this file: a re-export of the same weights differs in the zip's timestamps; the metadata's
+  ``checksum`` is `gan.checkpointing.tree_checksum` of the arrays)."""
+  arrays = {"/".join(k): np.asarray(v) for k, v in
+            traverse_util.flatten_dict(jax.device_get(dict(model.variables))).items()}
+  metadata = dict(model.metadata, held_out_accuracy=model.accuracy)
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, __metadata__=np.asarray(json.dumps(metadata, sort_keys=True)), **arrays)
+  os.replace(tmp, path)
+  return file_sha256(path)
+
+
+def load_exported_classifier(path: str, sha256: Optional[str] = None) -> Classifier:
+  """A classifier written by `export_classifier`; with ``sha256``, the file must match it.
+
+  Raises:
+    FileNotFoundError: no file at ``path``.
+    ValueError: the file fails its SHA-256, or does not hold this architecture's variables.
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"No classifier weights at {path}.")
+  if sha256 is not None and file_sha256(path) != sha256:
+    raise ValueError(f"{path} fails its SHA-256 check (expected {sha256}): the file was changed "
+                     "or damaged. Reinstall jaxgan (or restore the file from the repository).")
+  with np.load(path) as f:
+    metadata = json.loads(str(f["__metadata__"]))
+    flat = {tuple(k.split("/")): np.asarray(f[k]) for k in f.files if k != "__metadata__"}
+  expected = traverse_util.flatten_dict(_abstract_variables())
+  if set(flat) != set(expected) or any(flat[k].shape != expected[k].shape for k in expected):
+    raise ValueError(f"{path} does not hold {ARCHITECTURE}'s variables.")
+  variables = traverse_util.unflatten_dict({k: jnp.asarray(v) for k, v in flat.items()})
+  return Classifier(variables=variables, accuracy=float(metadata["held_out_accuracy"]),
+                    metadata=metadata)
+
+
+def evaluation_classifier(log: Optional[Callable[[str], None]] = print) -> Classifier:
+  """The classifier every evaluation uses: the shipped weights, SHA-256 checked."""
+  model = load_exported_classifier(SHIPPED_WEIGHTS, SHIPPED_SHA256)
+  if log:
+    log(f"Loaded the shipped MNIST classifier (held-out accuracy {model.accuracy:.2%}, SHA-256 "
+        f"{SHIPPED_SHA256[:12]}...).")
+  return model
 
 
 class _InvalidClassifier(Exception):

@@ -101,7 +101,8 @@ class FeatureNetwork:
 def _mnist_classifier(config: ml_collections.ConfigDict, log: Callable[[str], None]
                       ) -> FeatureNetwork:
   from gan import classifier  # pylint: disable=g-import-not-at-top
-  net = classifier.load_or_train_classifier(data_dir=config.data_dir or None, log=log)
+  del config  # one shipped network for every run (gan.classifier.SHIPPED_WEIGHTS)
+  net = classifier.evaluation_classifier(log)
   return FeatureNetwork(
       lambda x: {k: v for k, v in net.outputs(x).items() if k in ("features", "probabilities")},
       f"mnist classifier v{classifier.CLASSIFIER_VERSION} (held-out accuracy "

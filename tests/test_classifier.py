@@ -471,3 +471,47 @@ def test_command_reports_errors_in_one_line(saved_cache, data_dir):
   assert result.returncode == 2
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert errors == ["error: num_steps must be a positive int, got -5."]
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped classifier (issue 16: one evaluation network for every machine).
+
+
+def test_the_shipped_classifier_is_checked_and_scores_what_it_records(data_dir):
+  model = classifier.evaluation_classifier(log=None)
+  assert classifier.file_sha256(classifier.SHIPPED_WEIGHTS) == classifier.SHIPPED_SHA256
+  assert model.accuracy == classifier.SHIPPED_ACCURACY
+  assert model.metadata["num_steps"] == classifier.DEFAULT_NUM_STEPS
+  test = data.make_source("mnist5k", "test", data_dir=data_dir).all_examples()
+  assert np.mean(model.predict(test["image"]) == test["label"]) == classifier.SHIPPED_ACCURACY
+  # Its arrays are the ones the recorded checksum names.
+  assert checkpointing.tree_checksum(model.variables) == model.metadata["checksum"]
+
+
+def test_a_changed_shipped_file_is_refused(tmp_path):
+  copy = tmp_path / "weights.npz"
+  blob = bytearray(open(classifier.SHIPPED_WEIGHTS, "rb").read())
+  blob[len(blob) // 2] ^= 0x01
+  copy.write_bytes(bytes(blob))
+  with pytest.raises(ValueError, match="fails its SHA-256 check .* Reinstall jaxgan"):
+    classifier.load_exported_classifier(str(copy), classifier.SHIPPED_SHA256)
+
+
+def test_export_and_load_round_trip(model, tmp_path):
+  path = str(tmp_path / "c.npz")
+  digest = classifier.export_classifier(model, path)
+  loaded = classifier.load_exported_classifier(path, digest)
+  assert_same_variables(loaded.variables, model.variables)
+  assert loaded.accuracy == model.accuracy
+
+
+@pytest.mark.slow
+def test_the_training_command_reproduces_the_shipped_accuracy(tmp_path):
+  """The shipped weights came from `python -m experiments.train_classifier` with the default
+  recipe; retraining it here (about 1.5 minutes) comes back within half a point."""
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+  done = subprocess.run([sys.executable, "-m", "experiments.train_classifier",
+                         f"--cache_dir={tmp_path / 'cache'}", f"--export={tmp_path / 'c.npz'}"],
+                        cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+  retrained = classifier.load_exported_classifier(str(tmp_path / "c.npz"))
+  assert abs(retrained.accuracy - classifier.SHIPPED_ACCURACY) <= 0.005, done.stdout
