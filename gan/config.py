@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from gan import augment
 from gan import data
 from gan import latent
 from gan import losses
@@ -39,7 +40,7 @@ from gan import step as step_lib
 RESUME_FREE_FIELDS = ("num_steps", "num_epochs")  # a run (GAN or autoencoder) may be extended
 # Fields added after runs were saved, with the value their absence meant: an older config.json
 # without them is the same experiment as a config that sets them to that value.
-ADDED_FIELDS = {"latent_distribution": "normal"}
+ADDED_FIELDS = {"latent_distribution": "normal", "diffaugment": "", "diffaugment_strength": 1.0}
 NAN_POLICIES = ("stop", "skip_step")
 AUTO = "auto"  # xla_cpu_options: the model family's default
 AUTO_CHUNK = -1  # d_chunk_size: the model family's default
@@ -98,6 +99,8 @@ def build_gan(config: ml_collections.ConfigDict) -> step_lib.GAN:
       gp_weight=float(resolved.get("gp_weight", 0.0)),
       d_weight_clip=float(resolved.get("d_weight_clip", 0.0)),
       pack=int(resolved.get("pack", 1)),
+      diffaugment=augment.parse_policy(resolved.get("diffaugment", "")),
+      diffaugment_strength=float(resolved.get("diffaugment_strength", 1.0)),
   )
 
 
@@ -200,6 +203,14 @@ def _switch() -> Field:
   return Field(bool, lambda v: isinstance(v, bool), "must be True or False.")
 
 
+def _is_policy(text: str) -> bool:
+  try:
+    augment.parse_policy(text)
+  except ValueError:
+    return False
+  return True
+
+
 def _one_of(names: Callable[[], Sequence[str]]) -> Field:
   """A name looked up where it is registered (never a copy of the names)."""
   return Field(str, lambda v: isinstance(v, str) and v in names(),
@@ -251,6 +262,11 @@ FIELDS = {
     "d_weight_clip": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no clipping)."),
     "pack": _integer(1, "must be a positive integer: 1 (no packing) or m, the samples D judges "
                      "at once (PacGAN2 = 2)."),
+    "diffaugment": Field(str, lambda v: isinstance(v, str) and _is_policy(v),
+                         lambda: "must be '' (off) or a comma-separated list of "
+                                 f"{', '.join(augment.AUGMENTATIONS)}, e.g. 'translation,cutout'."),
+    "diffaugment_strength": _number(lambda v: 0 <= v <= 2, "must be in [0, 2]: 1 = Zhao et al. "
+                                    "2020's transform sizes, 0 = identity."),
     "optimizer": _one_of(lambda: tuple(step_lib.OPTIMIZERS)),
     "g_learning_rate": _number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
     "d_learning_rate": _number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
@@ -335,6 +351,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
            f"config.eval_every={config.eval_every} asks for evaluation during training, but "
            f"{config.dataset!r} cannot be evaluated here: {spec.evaluation_note} Set "
            "eval_every=0.")
+  _require(not config.diffaugment or len(spec.data_shape) == 3,
+           f"config.diffaugment={config.diffaugment!r} transforms images, but {config.dataset!r} "
+           f"holds points of shape {tuple(spec.data_shape)}. Set diffaugment=''.")
   try:
     gan = build_gan(config)
   except ValueError as e:

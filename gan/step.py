@@ -15,8 +15,9 @@ One iteration (Goodfellow et al. 2014, Algorithm 1): ``n_critic`` discriminator 
 its own slice of real data and its own z, then one generator update on the z of the last
 discriminator update (as the PyTorch DCGAN example does: one generated batch serves both updates).
 D update ``j`` draws from salts ``8 j + {0: z, 1: fake labels, 2: dropout on real, 3: dropout on
-fake, 4: GP mixing weight}``; the G update draws D's dropout masks as a critic step ``n_critic``
-would (``8 n_critic + 2`` on real, for losses that compare with real logits, ``+ 3`` on fake).
+fake, 4: GP mixing weight, 5: DiffAugment of real, 6: DiffAugment of fake}``; the G update draws
+D's dropout masks (and augmentations) as a critic step ``n_critic`` would (``8 n_critic + 2`` on
+real, for losses that compare with real logits, ``+ 3`` on fake; ``+ 5`` and ``+ 6``).
 The gradient penalty evaluates D at the mixes with the real examples' labels and dropout masks
 (in a conditional GAN a mix of two classes is judged under the real example's class).
 
@@ -46,11 +47,13 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from gan import augment
 from gan import latent
 from gan import losses
 
 # Salts that separate the random draws of one example within one iteration.
 _SALT_LATENT, _SALT_LABEL, _SALT_DROPOUT_REAL, _SALT_DROPOUT_FAKE, _SALT_MIX = range(5)
+_SALT_AUGMENT_REAL, _SALT_AUGMENT_FAKE = 5, 6
 _SALTS_PER_CRITIC_STEP = 8
 
 
@@ -106,6 +109,10 @@ class GAN:
       (bricks.py:64-66); its running statistics take the mean of the m slots' updates, as their
       merged population updates do (2DRing_GAN&PacGAN/pacgan_task.py:129-149). Unconditional
       only: a packed input would hold samples of m classes but take one label.
+    diffaugment: DiffAugment's policy (`gan.augment.AUGMENTATIONS` names, e.g. ``('translation',
+      'cutout')``; empty = off): every image D sees, real or generated, in D's updates and in
+      G's, goes through it first, per sample, before packing; G's gradient flows through it.
+    diffaugment_strength: scales the transforms (1 = Zhao et al. 2020's sizes, 0 = identity).
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -122,9 +129,15 @@ class GAN:
   gp_weight: float = 0.0
   d_weight_clip: float = 0.0
   pack: int = 1
+  diffaugment: tuple = ()
+  diffaugment_strength: float = 1.0
 
   def __post_init__(self):
     latent.check_distribution(self.latent_distribution)
+    augment.check_policy(self.diffaugment)
+    if self.diffaugment and len(self.data_shape) != 3:
+      raise ValueError(f"diffaugment={self.diffaugment!r} transforms images [H, W, C]; the data "
+                       f"shape is {tuple(self.data_shape)}. Turn it off for this dataset.")
     if isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1:
       raise ValueError(f"pack={self.pack!r} must be a positive integer (1 = no packing).")
     if self.pack > 1 and self.num_classes:
@@ -252,6 +265,14 @@ def _fold(keys: jax.Array, salt: int) -> jax.Array:
   return jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
 
 
+def _augment(gan: GAN, images: jax.Array, keys: jax.Array, salt: int) -> jax.Array:
+  """``gan.diffaugment`` on a batch of samples, one key per sample (identity when off)."""
+  if not gan.diffaugment:
+    return images
+  return augment.diff_augment(images, _fold(keys, salt), gan.diffaugment,
+                              gan.diffaugment_strength)
+
+
 def _latents(gan: GAN, keys: jax.Array, critic_step: int):
   base = critic_step * _SALTS_PER_CRITIC_STEP
   z = jax.vmap(lambda k: latent.sample(k, (gan.latent_dim,), gan.latent_distribution))(
@@ -367,8 +388,9 @@ def d_step(gan: GAN, state: GANState, real: jax.Array, real_labels: Optional[jax
   d_keys = _packed_keys(gan, keys)
   real_keys = _fold(d_keys, base + _SALT_DROPOUT_REAL)
   fake_keys = _fold(d_keys, base + _SALT_DROPOUT_FAKE)
-  real = pack_samples(real, gan.pack)
-  fake = pack_samples(jax.lax.stop_gradient(fake), gan.pack)
+  real = pack_samples(_augment(gan, real, keys, base + _SALT_AUGMENT_REAL), gan.pack)
+  fake = pack_samples(_augment(gan, jax.lax.stop_gradient(fake), keys, base + _SALT_AUGMENT_FAKE),
+                      gan.pack)
 
   def loss_fn(d_params):
     real_logits, fake_logits, new_stats = _real_and_fake_logits(
@@ -422,6 +444,7 @@ def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array],
   dropout_keys = _fold(d_keys, base + _SALT_DROPOUT_FAKE)
 
   def d_logits(samples):
+    samples = _augment(gan, samples, keys, base + _SALT_AUGMENT_FAKE)
     return _run_discriminator(gan, state.d_params, state.d_batch_stats,
                               pack_samples(samples, gan.pack), labels, dropout_keys, axis_name,
                               schedule)[0]
@@ -430,6 +453,7 @@ def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array],
   if losses.get(gan.loss).generator_uses_real:
     if real is None:
       raise ValueError(f"The {gan.loss!r} generator loss needs the real batch: pass real=.")
+    real = _augment(gan, real, keys, base + _SALT_AUGMENT_REAL)
     real_logits = jax.lax.stop_gradient(_run_discriminator(
         gan, state.d_params, state.d_batch_stats, pack_samples(real, gan.pack), real_labels,
         _fold(d_keys, base + _SALT_DROPOUT_REAL), axis_name, schedule)[0])

@@ -32,6 +32,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.pack = 1                   # PacGAN (Lin et al. 2018): D judges m samples concatenated on the
                                # last axis (real with real, fake with fake); batch_size counts
                                # samples, so D sees batch_size / pack inputs; 1 = no packing
+  c.diffaugment = ""           # DiffAugment (Zhao et al. 2020) on every image D sees, in D's and
+                               # G's updates: '' = off, or e.g. 'translation,cutout'
+  c.diffaugment_strength = 1.0  # scales the transforms: 1 = the paper's sizes, 0 = identity
   c.optimizer = "adam"         # one of gan.step.OPTIMIZERS: adam, rmsprop, sgd
   c.g_learning_rate = 2e-4
   c.d_learning_rate = 2e-4
