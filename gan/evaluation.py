@@ -199,13 +199,44 @@ class Protocol:
   references: Optional[Callable[["Evaluator"], dict]] = None
 
 
-def _evaluate_images(evaluator: "Evaluator", gan, state) -> dict:
+def _evaluate_images(evaluator: "Evaluator", gan, state, keep_outputs: bool = False) -> dict:
   network, references = evaluator.network, evaluator.references
   samples = generate_samples(gan, state, references["num_real"], evaluator.config.seed,
                              gan.num_classes, use_ema=gan.ema_decay > 0)
-  model = _image_metrics(references["test_outputs"], network(samples))
-  return dict(model=model, reference=references["reference"], num_samples=len(samples),
-              num_test=references["num_test"], feature_network=network.name)
+  outputs = network(samples)
+  model = _image_metrics(references["test_outputs"], outputs)
+  result = dict(model=model, reference=references["reference"], num_samples=len(samples),
+                num_test=references["num_test"], feature_network=network.name)
+  if keep_outputs:
+    result["outputs"] = outputs
+  return result
+
+
+# A digit counts as labelled when the classifier gives its top class at least this probability.
+DIGIT_CONFIDENCE = 0.9
+
+
+def _class_metrics(probabilities) -> tuple[dict, list]:
+  fraction, shares = metrics.class_shares(probabilities, DIGIT_CONFIDENCE)
+  return dict(confident_fraction=fraction, min_class_share=float(shares.min())), shares.tolist()
+
+
+def _digit_references(evaluator: "Evaluator") -> dict:
+  references = real_references(evaluator.config, evaluator.network)
+  scalars, shares = _class_metrics(references["test_outputs"]["probabilities"])
+  references["reference"] = dict(references["reference"], **scalars)
+  references["class_share"] = shares
+  return references
+
+
+def _evaluate_digits(evaluator: "Evaluator", gan, state) -> dict:
+  """The image metrics, plus how the classifier sorts the samples: the fraction it labels
+  confidently, and each digit's share of those (beside the test split's)."""
+  result = _evaluate_images(evaluator, gan, state, keep_outputs=True)
+  scalars, shares = _class_metrics(result.pop("outputs")["probabilities"])
+  result["model"].update(scalars)
+  result["class_share"] = dict(model=shares, reference=evaluator.references["class_share"])
+  return result
 
 
 def _evaluate_mixture(evaluator: "Evaluator", gan, state) -> dict:
@@ -241,7 +272,7 @@ def _evaluate_moments(evaluator: "Evaluator", gan, state) -> dict:
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    "mnist_classifier": Protocol(_evaluate_images, _mnist_classifier, _image_references),
+    "mnist_classifier": Protocol(_evaluate_digits, _mnist_classifier, _digit_references),
     "inception": Protocol(_evaluate_images, _inception, _image_references),
     "mixture": Protocol(_evaluate_mixture),
     "moments": Protocol(_evaluate_moments),
@@ -329,7 +360,8 @@ def format_table(result: dict) -> str:
   rows = []
   notes = {"fid": "floor: train vs test", "kid": "floor: train vs test",
            "score": "ceiling: test split", "modes": "all modes", "high_quality": "",
-           "reverse_kl": ""}
+           "reverse_kl": "", "confident_fraction": f"test split (top class p >= {DIGIT_CONFIDENCE})",
+           "min_class_share": "test split, of its confident digits"}
   notes.update(result.get("reference_notes", {}))
   for key, value in result["model"].items():
     if key.endswith("_std"):
@@ -338,4 +370,8 @@ def format_table(result: dict) -> str:
     std = result["model"].get(f"{key}_std")
     shown = f"{value:.4f}" + (f" ± {std:.4f}" if std is not None else "")
     rows.append(f"| {key} | {shown} | {ref:.4f} | {notes.get(key, 'real train vs test')} |")
+  share = result.get("class_share")
+  for k, (model, ref) in enumerate(zip(share["model"], share["reference"]) if share else ()):
+    rows.append(f"| share of class {k} | {model:.4f} | {ref:.4f} | test split, of its confident "
+                "digits |")
   return "| metric | model | real data | reference is |\n|---|---|---|---|\n" + "\n".join(rows)

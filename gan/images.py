@@ -28,9 +28,21 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
   return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def image_grid(images: np.ndarray, columns: int = 0, pad: int = 2) -> np.ndarray:
-  """``[N, H, W, C]`` images in [-1, 1] as one ``uint8 [rows*(H+pad)+pad, ..., C]`` grid."""
+SAMPLE_CELL = 56  # pixels: a 28 x 28 digit is drawn 2x, a 32 x 32 image 2x, 64 x 64 as is
+
+
+def image_grid(images: np.ndarray, columns: int = 0, pad: int = 2, min_cell: int = 0
+               ) -> np.ndarray:
+  """``[N, H, W, C]`` images in [-1, 1] as one ``uint8 [rows*(H+pad)+pad, ..., C]`` grid.
+
+  ``min_cell``: each image is enlarged by the smallest whole factor that makes it at least this
+  many pixels high (nearest neighbour: every pixel a sharp square), so small samples can be
+  judged by eye; the loop's sample grids use `SAMPLE_CELL`.
+  """
   images = to_uint8(images)
+  factor = max(1, math.ceil(min_cell / images.shape[1])) if min_cell else 1
+  if factor > 1:
+    images = images.repeat(factor, axis=1).repeat(factor, axis=2)
   n, h, w, c = images.shape
   columns = columns or int(math.ceil(math.sqrt(n)))
   rows = int(math.ceil(n / columns))

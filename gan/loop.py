@@ -71,7 +71,7 @@ def fixed_latents(config: ml_collections.ConfigDict, num_classes: int):
 
 def _sample_picture(samples: np.ndarray, reference: Optional[np.ndarray]) -> np.ndarray:
   if samples.ndim == 4:
-    return images.image_grid(samples)
+    return images.image_grid(samples, min_cell=images.SAMPLE_CELL)
   return images.scatter_plot(samples, reference)
 
 

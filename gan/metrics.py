@@ -226,6 +226,27 @@ def kernel_inception_distance(features1: ArrayLike, features2: ArrayLike, num_su
 # ------------------------------------------------------------------------------------------------
 
 
+def class_shares(probs: ArrayLike, confidence: float = 0.9) -> Tuple[float, np.ndarray]:
+  """How a classifier sorts samples: ``(confident_fraction, shares)``.
+
+  ``confident_fraction`` is the fraction of samples whose top class probability is at least
+  ``confidence``; ``shares[k]`` the fraction of those confident samples labelled ``k`` (all zero
+  if none is confident). A generator that drops a class shows a share near 0 where the real data
+  has about 1 / K.
+
+  Args:
+    probs: ``[N, K]`` class probabilities.
+    confidence: the top-probability threshold for a sample to count as labelled.
+  """
+  probs = np.asarray(probs, np.float64)
+  if probs.ndim != 2 or probs.shape[0] == 0:
+    raise ValueError(f"probs must be a non-empty [N, K] array; got shape {probs.shape}.")
+  confident = probs.max(axis=1) >= confidence
+  counts = np.bincount(probs[confident].argmax(axis=1), minlength=probs.shape[1])
+  shares = counts / max(int(confident.sum()), 1)
+  return float(confident.mean()), shares
+
+
 def inception_score(probs: ArrayLike, num_splits: int = 10) -> Tuple[float, float]:
   """Inception Score ``exp(E_x KL(p(y|x) || p(y)))`` over splits, in float64.
 

@@ -77,6 +77,14 @@ def test_image_protocol_with_a_stub_network_matches_the_metrics_computed_directl
       test_out["probabilities"])[0], rtol=1e-6)
   # An untrained G is far from the data; two real samples are close.
   assert result["model"]["fid"] > 5 * result["reference"]["fid"]
+  # How the network sorts the samples, beside the test split (digits protocol).
+  for probabilities, where in ((fake_out["probabilities"], "model"),
+                               (test_out["probabilities"], "reference")):
+    fraction, shares = metrics.class_shares(probabilities, evaluation.DIGIT_CONFIDENCE)
+    assert result[where]["confident_fraction"] == fraction
+    assert result[where]["min_class_share"] == shares.min()
+    assert result["class_share"][where] == shares.tolist()
+  assert "| share of class 9 |" in evaluation.format_table(result)
 
 
 def test_mixture_protocol_scores_against_the_specs_mixture():

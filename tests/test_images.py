@@ -28,6 +28,15 @@ def test_image_grid_places_each_image_after_the_padding():
   assert (grid[0] == 255).all() and (grid[:, 0] == 255).all()
 
 
+def test_image_grid_enlarges_small_images_to_the_minimum_cell():
+  tile = np.array([[-1.0, 1.0], [1.0, -1.0]], np.float32)[None, :, :, None]
+  grid = images.image_grid(tile, pad=0, min_cell=5)  # 2 px -> factor 3 -> 6 px, each a square
+  expected = np.kron(np.array([[0, 255], [255, 0]]), np.ones((3, 3)))
+  np.testing.assert_array_equal(grid[..., 0], expected)
+  assert images.image_grid(np.zeros((1, 28, 28, 1)), pad=0, min_cell=56).shape == (56, 56, 1)
+  assert images.image_grid(np.zeros((1, 64, 64, 3)), pad=0, min_cell=56).shape == (64, 64, 3)
+
+
 def test_digit_row_enlarges_by_scale():
   digits = np.stack([-np.ones((4, 4, 1), np.float32), np.ones((4, 4, 1), np.float32)])
   picture = images.digit_row(digits, pad=1, scale=3)

@@ -471,3 +471,15 @@ def test_nearest_neighbours_with_one_query_per_block():
   distances, indices = metrics.nearest_neighbours(queries, references, chunk=1)
   np.testing.assert_array_equal(indices, [2, 1, 0])
   np.testing.assert_allclose(distances, [0.1, 1.0, 1.0], rtol=1e-6)
+
+
+def test_class_shares_by_hand():
+  probs = np.array([[0.95, 0.05, 0.0], [0.1, 0.9, 0.0], [0.5, 0.5, 0.0], [0.0, 0.05, 0.95],
+                    [0.92, 0.0, 0.08]])
+  fraction, shares = metrics.class_shares(probs, confidence=0.9)
+  assert fraction == 4 / 5  # the third sample is not confident
+  np.testing.assert_array_equal(shares, [2 / 4, 1 / 4, 1 / 4])
+  fraction, shares = metrics.class_shares(probs, confidence=0.99)
+  assert fraction == 0.0 and not shares.any()
+  with pytest.raises(ValueError, match="non-empty"):
+    metrics.class_shares(np.zeros((0, 3)))
