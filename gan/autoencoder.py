@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 import time
 from typing import Any, Callable, Optional
@@ -52,7 +51,7 @@ from gan import data
 from gan import images as image_lib
 from gan import workdir as workdir_lib
 from gan import writers
-from gan.config import ConfigError
+from gan.config import ConfigError, is_directory_path, is_int, is_number
 from gan.models import autoencoder as models
 
 RESULTS_FILE = "results.json"
@@ -185,47 +184,30 @@ def heldout_metrics(objective: Objective, params: Any, images: np.ndarray,
 # Configs: checked once, at the door.
 
 
-def _is_int(v) -> bool:
-  return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-  return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_directory_path(path) -> bool:
-  if not isinstance(path, str):
-    return False
-  path = os.path.abspath(os.path.expanduser(path)) if path else ""
-  while path and not os.path.exists(path):
-    path = os.path.dirname(path)
-  return not path or os.path.isdir(path)
-
-
 # Every field of an autoencoder config: (accepts, what would be right).
 FIELDS: dict[str, tuple[Callable[[Any], bool], Any]] = {
     "dataset": (lambda v: v in data.names(),
                 lambda: f"is not a dataset; choose one of: {', '.join(data.names())}."),
-    "data_dir": (_is_directory_path, "must be '' ($TFDS_DATA_DIR or ~/tensorflow_datasets) or "
+    "data_dir": (is_directory_path, "must be '' ($TFDS_DATA_DIR or ~/tensorflow_datasets) or "
                  "the path of a directory (made if missing), not of a file."),
     "model": (lambda v: v in models.names(),
               lambda: f"is not an autoencoder; choose one of: {', '.join(models.names())}."),
-    "noise_std": (lambda v: _is_number(v) and v >= 0,
+    "noise_std": (lambda v: is_number(v) and v >= 0,
                   "must be a number >= 0: the standard deviation of the Gaussian noise added to "
                   "the input (0 = a plain autoencoder; the Keras blog's denoiser uses 0.5)."),
-    "learning_rate": (lambda v: _is_number(v) and v > 0,
+    "learning_rate": (lambda v: is_number(v) and v > 0,
                       "must be a positive number, e.g. 1e-3 (Keras's Adam default)."),
-    "adam_b1": (lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1), e.g. 0.9."),
-    "adam_b2": (lambda v: _is_number(v) and 0 <= v < 1, "must be in [0, 1), e.g. 0.999."),
-    "adam_eps": (lambda v: _is_number(v) and v > 0, "must be a positive number, e.g. 1e-7."),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "must be a positive integer, e.g. 128."),
-    "num_epochs": (lambda v: _is_int(v) and v >= 1, "must be a positive integer."),
-    "seed": (lambda v: _is_int(v) and 0 <= v < 2 ** 32, "must be an integer in [0, 2**32)."),
-    "figure_epochs": (lambda v: isinstance(v, (tuple, list)) and all(_is_int(e) and e >= 1
+    "adam_b1": (lambda v: is_number(v) and 0 <= v < 1, "must be in [0, 1), e.g. 0.9."),
+    "adam_b2": (lambda v: is_number(v) and 0 <= v < 1, "must be in [0, 1), e.g. 0.999."),
+    "adam_eps": (lambda v: is_number(v) and v > 0, "must be a positive number, e.g. 1e-7."),
+    "batch_size": (lambda v: is_int(v) and v >= 1, "must be a positive integer, e.g. 128."),
+    "num_epochs": (lambda v: is_int(v) and v >= 1, "must be a positive integer."),
+    "seed": (lambda v: is_int(v) and 0 <= v < 2 ** 32, "must be an integer in [0, 2**32)."),
+    "figure_epochs": (lambda v: isinstance(v, (tuple, list)) and all(is_int(e) and e >= 1
                                                                      for e in v),
                       "must be a tuple of positive epoch numbers, e.g. (10, 50); () = none."),
-    "checkpoint_every_epochs": (lambda v: _is_int(v) and v >= 1, "must be a positive integer."),
-    "keep_checkpoints": (lambda v: _is_int(v) and v >= 1, "must be a positive integer."),
+    "checkpoint_every_epochs": (lambda v: is_int(v) and v >= 1, "must be a positive integer."),
+    "keep_checkpoints": (lambda v: is_int(v) and v >= 1, "must be a positive integer."),
 }
 
 

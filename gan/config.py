@@ -183,20 +183,20 @@ class Field:
     return f"config.{name}={value!r} {says}"
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
   return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _integer(least: int, says: str) -> Field:
-  return Field(int, lambda v: _is_int(v) and v >= least, says)
+  return Field(int, lambda v: is_int(v) and v >= least, says)
 
 
 def _number(accepts: Callable[[float], bool], says: str) -> Field:
-  return Field(float, lambda v: _is_number(v) and accepts(v), says)
+  return Field(float, lambda v: is_number(v) and accepts(v), says)
 
 
 def _switch() -> Field:
@@ -217,7 +217,7 @@ def _one_of(names: Callable[[], Sequence[str]]) -> Field:
                lambda: f"is not valid; choose one of: {', '.join(names())}.")
 
 
-def _is_directory_path(path) -> bool:
+def is_directory_path(path) -> bool:
   """'' or a path whose nearest existing ancestor (or itself) is a directory."""
   if not isinstance(path, str):
     return False
@@ -235,7 +235,7 @@ _IN_0_1 = "must be in [0, 1)"
 FIELDS = {
     # Data.
     "dataset": _one_of(data.names),
-    "data_dir": Field(str, _is_directory_path,
+    "data_dir": Field(str, is_directory_path,
                       "must be '' ($TFDS_DATA_DIR or ~/tensorflow_datasets) or the path of a "
                       "directory (made if missing), not of a file."),
     "conditional": _switch(),
@@ -245,7 +245,7 @@ FIELDS = {
     "latent_distribution": _one_of(lambda: tuple(latent.DISTRIBUTIONS)),
     "d_dropout": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 = no dropout)."),
     "mlp_hidden": Field(tuple, lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and
-                        all(_is_int(w) and w > 0 for w in v),
+                        all(is_int(w) and w > 0 for w in v),
                         "must be a non-empty tuple of positive integers, the MLP's layer widths, "
                         "e.g. (256, 256)."),
     # gan/models/mlp.py's output activations (an option of that model, not a registry).
