@@ -40,7 +40,8 @@ from gan import step as step_lib
 RESUME_FREE_FIELDS = ("num_steps", "num_epochs")  # a run (GAN or autoencoder) may be extended
 # Fields added after runs were saved, with the value their absence meant: an older config.json
 # without them is the same experiment as a config that sets them to that value.
-ADDED_FIELDS = {"latent_distribution": "normal", "diffaugment": "", "diffaugment_strength": 1.0}
+ADDED_FIELDS = {"latent_distribution": "normal", "diffaugment": "", "diffaugment_strength": 1.0,
+                "ema_warmup": False}
 NAN_POLICIES = ("stop", "skip_step")
 AUTO = "auto"  # xla_cpu_options: the model family's default
 AUTO_CHUNK = -1  # d_chunk_size: the model family's default
@@ -95,6 +96,7 @@ def build_gan(config: ml_collections.ConfigDict) -> step_lib.GAN:
       n_critic=int(resolved.get("n_critic", 1)),
       num_classes=int(resolved.get("num_classes", 0)),
       ema_decay=float(resolved.get("ema_decay", 0.0)),
+      ema_warmup=bool(resolved.get("ema_warmup", False)),
       r1_gamma=float(resolved.get("r1_gamma", 0.0)),
       gp_weight=float(resolved.get("gp_weight", 0.0)),
       d_weight_clip=float(resolved.get("d_weight_clip", 0.0)),
@@ -275,6 +277,7 @@ FIELDS = {
     "adam_b2": _number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's second-moment decay, e.g. "
                        "0.999."),
     "ema_decay": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 turns EMA off)."),
+    "ema_warmup": _switch(),
     "batch_size": _integer(1, _POSITIVE_INT),
     "num_steps": _integer(1, _POSITIVE_INT),
     "seed": _integer(0, "must be a non-negative integer."),

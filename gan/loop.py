@@ -26,6 +26,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import time
 from typing import Callable, Optional
 
 import jax
@@ -201,6 +202,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
 def _train(config, workdir, held, log, progress) -> dict:
   """`train_and_evaluate` inside a claimed workdir: builds, restores, commits, then trains."""
+  started = time.time()
   is_main = jax.process_index() == 0
   spec = data.get(config.dataset)
   source = _make_source(config)
@@ -365,8 +367,11 @@ def _train(config, workdir, held, log, progress) -> dict:
   logged = [m for m in (last or []) if m]
   train_mean = {k: float(np.mean([m[k] for m in logged])) for k in logged[0]} if logged else {}
   if is_main:
+    # wall_seconds: this invocation, from the door to the results (data, compile, training,
+    # samples, final evaluation); a resumed run counts only its last part.
     results = dict(step=config.num_steps, seeds=seeds, train_per_seed=last,
-                   train_mean=train_mean, skipped_steps=skipped)
+                   train_mean=train_mean, skipped_steps=skipped, resumed_from=start,
+                   wall_seconds=round(time.time() - started, 1))
     if final_eval is not None:
       results["eval_per_seed"] = [r["model"] for r in final_eval]
       results["eval_reference"] = final_eval[0]["reference"]

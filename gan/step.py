@@ -95,6 +95,9 @@ class GAN:
     n_critic: D updates per G update.
     num_classes: > 0 for a class-conditional GAN.
     ema_decay: decay of the EMA of G's params (0 = off).
+    ema_warmup: the decay at iteration t is ``min(ema_decay, (1 + t) / (10 + t))`` (as TF's
+      ExponentialMovingAverage with ``num_updates``), so the average forgets the random
+      initialisation within the first few hundred steps instead of ~1 / (1 - decay).
     r1_gamma: weight gamma of R1; the loss adds ``gamma / 2 * E||grad D(x)||^2``.
     gp_weight: weight lambda of the WGAN-GP penalty.
     d_weight_clip: c > 0 clips every D parameter to [-c, c] after each D update (WGAN).
@@ -125,6 +128,7 @@ class GAN:
   n_critic: int = 1
   num_classes: int = 0
   ema_decay: float = 0.0
+  ema_warmup: bool = False
   r1_gamma: float = 0.0
   gp_weight: float = 0.0
   d_weight_clip: float = 0.0
@@ -475,7 +479,11 @@ def g_step(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array],
   g_params = optax.apply_updates(state.g_params, updates)
   ema = g_params
   if gan.ema_decay:
-    ema = jax.tree.map(lambda e, p: gan.ema_decay * e + (1.0 - gan.ema_decay) * p,
+    decay = gan.ema_decay
+    if gan.ema_warmup:
+      t = state.step.astype(jnp.float32)
+      decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
                        state.ema_g_params, g_params)
   metrics = dict(g_loss=_pmean(loss, axis_name), g_grad_norm=optax.tree.norm(grads))
   return state.replace(g_params=g_params, g_opt_state=g_opt_state,

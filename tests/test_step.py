@@ -370,6 +370,20 @@ def test_ema_is_decay_times_ema_plus_one_minus_decay_times_params():
   assert_trees_close(new_state.ema_g_params, new_state.g_params, atol=0)
 
 
+def test_ema_warmup_uses_min_of_decay_and_one_plus_t_over_ten_plus_t():
+  decay = 0.999
+  config = mlp_config(ema_decay=decay, ema_warmup=True)
+  gan = config_lib.build_gan(config)
+  state = step_lib.create_state(gan, jax.random.key(0))
+  batch = mlp_batch(config)
+  ema = state.g_params
+  for t in range(3):  # decays 1/10, 2/11, 3/12: far from 0.999, so the warm-up is what is tested
+    state, _ = step_lib.train_step(gan, state, batch, jax.random.key(2))
+    d = min(decay, (1 + t) / (10 + t))
+    ema = jax.tree.map(lambda e, p: d * e + (1 - d) * p, ema, state.g_params)
+    assert_trees_close(state.ema_g_params, ema, rtol=1e-6, atol=1e-7)
+
+
 def test_generate_uses_the_ema_params_only_when_asked():
   gan = config_lib.build_gan(mlp_config(mlp_hidden=(8, 8)))
   state = step_lib.create_state(gan, jax.random.key(0))
