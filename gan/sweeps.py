@@ -212,8 +212,13 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
     metrics = sorted(k for k, v in first.items() if isinstance(v, (int, float)))
   rows = []
   for setting, values in groups.items():
-    rows.append(dict(setting=setting, n=len(values), metrics={
-        m: mean_and_standard_error([v[m] for v in values if m in v]) for m in metrics}))
+    # A metric undefined for a seed (NaN: e.g. the reverse KL of a seed with no high-quality
+    # sample) is left out of its mean, and the table says over how many seeds it stands.
+    present = {m: [float(v[m]) for v in values if m in v and v[m] is not None] for m in metrics}
+    finite = {m: [x for x in xs if math.isfinite(x)] for m, xs in present.items()}
+    rows.append(dict(setting=setting, n=len(values),
+                     metrics={m: mean_and_standard_error(finite[m]) for m in metrics},
+                     counts={m: len(finite[m]) for m in metrics}))
   return rows
 
 
@@ -257,7 +262,9 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
   for row in rows:
     cells = [row["setting"], str(row["n"])]
     for m in metrics:
-      cells.append(_shown(*row["metrics"][m]))
+      count = row.get("counts", {}).get(m, row["n"])
+      cells.append(_shown(*row["metrics"][m]) +
+                   (f" ({count} of {row['n']})" if 0 < count < row["n"] else ""))
       if m in with_paper:
         cells.append((paper or {}).get(row["setting"], {}).get(m, "–"))
     lines.append("| " + " | ".join(cells) + " |")
@@ -265,16 +272,18 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
 
 
 def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
-  """Rows of `aggregate` as CSV: setting, n, then ``<metric>_mean``, ``<metric>_se`` columns
-  (empty where undefined: the standard error of one seed)."""
+  """Rows of `aggregate` as CSV: setting, n, then ``<metric>_mean``, ``<metric>_se`` and
+  ``<metric>_n`` (the seeds where it is finite) columns; empty where undefined (the standard
+  error of one seed)."""
   if not rows:
     return "setting,n\n"
   metrics = list(rows[0]["metrics"])
-  header = ["setting", "n"] + [f"{m}_{part}" for m in metrics for part in ("mean", "se")]
+  header = ["setting", "n"] + [f"{m}_{part}" for m in metrics for part in ("mean", "se", "n")]
   lines = [",".join(header)]
   for row in rows:
     cells = ['"' + row["setting"].replace('"', '""') + '"', str(row["n"])]
     for m in metrics:  # an empty cell where there is no number (one seed has no s.e.)
       cells += ["" if math.isnan(v) else repr(v) for v in row["metrics"][m]]
+      cells.append(str(row.get("counts", {}).get(m, row["n"])))
     lines.append(",".join(cells))
   return "\n".join(lines) + "\n"

@@ -152,7 +152,21 @@ def test_aggregate_groups_seeds_by_setting_and_formats_tables():
       "| pack=1 | 2 | 0.400 ± 0.100 | 6.500 ± 0.500 | – |",
       "| pack=2 | 2 | 0.150 ± 0.050 | 7.500 ± 0.500 | 7.9 ± 0.1 |"]
   assert sweeps.csv_table(rows).splitlines()[:2] == [
-      "setting,n,kl_mean,kl_se,modes_mean,modes_se", '"pack=1",2,0.4,0.1,6.5,0.5']
+      "setting,n,kl_mean,kl_se,kl_n,modes_mean,modes_se,modes_n",
+      '"pack=1",2,0.4,0.1,2,6.5,0.5,2']
+
+
+def test_a_metric_undefined_for_a_seed_is_left_out_and_counted():
+  """The reverse KL of a seed with no high-quality sample is NaN: the mean is over the others,
+  and the table says over how many."""
+  runs = [dict(setting="pack=4", values=[{"kl": math.nan, "modes": 0},
+                                         {"kl": 1.0, "modes": 4}, {"kl": 2.0, "modes": 2}])]
+  rows = sweeps.aggregate(runs)
+  np.testing.assert_allclose(rows[0]["metrics"]["kl"], (1.5, 0.5))
+  assert rows[0]["counts"] == {"kl": 2, "modes": 3}
+  assert sweeps.markdown_table(rows).splitlines()[-1] == (
+      "| pack=4 | 3 | 1.500 ± 0.500 (2 of 3) | 2.000 ± 1.155 |")
+  assert sweeps.csv_table(rows).splitlines()[1].startswith('"pack=4",3,1.5,0.5,2,2.0,1.15470053837925')
 
 
 def test_runs_without_metrics_make_no_rows_and_no_nan():
