@@ -175,7 +175,7 @@ def test_runs_without_metrics_make_no_rows_and_no_nan():
   rows = sweeps.aggregate(runs)
   assert [(r["setting"], r["n"]) for r in rows] == [("a", 1)]
   assert "nan" not in sweeps.csv_table(rows) and sweeps.csv_table(rows).splitlines()[1] == (
-      '"a",1,6.0,')
+      '"a",1,6.0,,1')
   assert sweeps.markdown_table(rows).splitlines()[-1] == "| a | 1 | 6.000 |"
 
 
