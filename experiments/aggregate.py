@@ -8,8 +8,8 @@ groups the runs by setting (their sweep overrides without the seed), and writes
 ``<root>/summary.md`` and ``<root>/summary.csv``. Final evaluations are tabulated (``--train``:
 the last logged training metrics instead). Where the sweep's config file defines
 ``paper_results()`` (``{setting: {metric: "6.3 ± 0.5"}}``), the paper's value stands beside ours.
-Each run's ``wall_seconds`` (its last invocation, all its seeds together) is tabulated like a
-metric.
+Each run's ``wall_seconds`` (its last invocation, all its seeds together) is tabulated as a
+mean over the setting's runs.
 
 ``--trend`` tabulates every evaluated step instead (runs trained with ``eval_every``; each run's
 ``eval.jsonl``): one row per setting and step, so a short budget shows where training is heading.
@@ -59,9 +59,9 @@ def collect(root, train=False, trend=False):
       results = json.load(f)
     values = results.get("train_per_seed") if train else results.get("eval_per_seed")
     if values:
-      # A run's wall time (of all its seeds together) stands beside each seed's metrics.
-      extra = {"wall_seconds": results["wall_seconds"]} if "wall_seconds" in results else {}
-      runs.append(dict(setting=setting, values=[dict(v, **extra) for v in values if v]))
+      # A run's wall time is the run's (of all its seeds together), averaged over runs.
+      run_values = {"wall_seconds": results["wall_seconds"]} if "wall_seconds" in results else {}
+      runs.append(dict(setting=setting, values=[v for v in values if v], run_values=run_values))
   paper = {}
   if trend:
     runs.sort(key=lambda r: r["step"])  # stable: settings keep their sweep order within a step

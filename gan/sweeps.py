@@ -195,30 +195,42 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
 
   Args:
     runs: ``{'setting': str, 'values': [{metric: value}, ...]}`` per run (one dict per seed the
-      run trained).
-    metrics: which metrics to report (default: every metric of the first run, sorted).
+      run trained), optionally with ``'run_values': {metric: value}``, metrics of the run as a
+      whole (its wall time, shared by the seeds it trained together), averaged over runs.
+    metrics: which metrics to report (default: every metric of the first run, sorted, then the
+      run metrics).
 
   Returns:
-    ``[{'setting', 'n', 'metrics': {metric: (mean, standard_error)}}]``; a run without metrics
-    (an empty or None entry) counts no seed, and a setting with none makes no row.
+    ``[{'setting', 'n', 'metrics': {metric: (mean, standard_error)}, 'counts': {metric: k},
+    'runs': r}]``: a per-seed metric's mean and error are over the k seeds where it is finite, a
+    run metric's over the setting's r runs. A run without metrics (an empty or None entry)
+    counts no seed, and a setting with none makes no row.
   """
   groups: dict[str, list[dict]] = {}
+  run_groups: dict[str, list[dict]] = {}
   for run in runs:
     values = [v for v in run["values"] or [] if v]
     if values:
       groups.setdefault(run["setting"], []).extend(values)
+      run_groups.setdefault(run["setting"], []).append(run.get("run_values") or {})
   if metrics is None:
     first = next((v for vs in groups.values() for v in vs), {})
+    first_run = next((v for vs in run_groups.values() for v in vs), {})
     metrics = sorted(k for k, v in first.items() if isinstance(v, (int, float)))
+    metrics += sorted(k for k in first_run if k not in metrics)
   rows = []
   for setting, values in groups.items():
-    # A metric undefined for a seed (NaN: e.g. the reverse KL of a seed with no high-quality
-    # sample) is left out of its mean, and the table says over how many seeds it stands.
-    present = {m: [float(v[m]) for v in values if m in v and v[m] is not None] for m in metrics}
-    finite = {m: [x for x in xs if math.isfinite(x)] for m, xs in present.items()}
-    rows.append(dict(setting=setting, n=len(values),
-                     metrics={m: mean_and_standard_error(finite[m]) for m in metrics},
-                     counts={m: len(finite[m]) for m in metrics}))
+    per_run = run_groups[setting]
+    metric_values, counts = {}, {}
+    for m in metrics:
+      # A metric undefined for a seed (NaN: e.g. the reverse KL of a seed with no high-quality
+      # sample) is left out of its mean, and the table says over how many seeds it stands.
+      source = per_run if any(m in r for r in per_run) else values
+      finite = [float(v[m]) for v in source if v.get(m) is not None and math.isfinite(v[m])]
+      metric_values[m] = mean_and_standard_error(finite)
+      counts[m] = len(finite) if source is values else len(values)
+    rows.append(dict(setting=setting, n=len(values), metrics=metric_values, counts=counts,
+                     runs=len(per_run)))
   return rows
 
 

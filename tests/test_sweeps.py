@@ -241,3 +241,15 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
       [dict(setting="x", values=[dict(modes=m) for m in final_modes])])).splitlines()[-1].split(
           " | ")[2]
   assert os.path.isfile(os.path.join(root, "trend.csv"))
+
+
+def test_run_metrics_average_over_runs_not_seeds():
+  """A run's wall time is shared by the seeds it trained together: one value per run."""
+  runs = [dict(setting="a", values=[{"fid": 1.0}] * 10, run_values={"wall_seconds": 200.0}),
+          dict(setting="b", values=[{"fid": 2.0}], run_values={"wall_seconds": 100.0}),
+          dict(setting="b", values=[{"fid": 4.0}], run_values={"wall_seconds": 140.0})]
+  rows = sweeps.aggregate(runs)
+  assert [r["runs"] for r in rows] == [1, 2]
+  np.testing.assert_allclose(rows[1]["metrics"]["wall_seconds"], (120.0, 20.0))
+  assert sweeps.markdown_table(rows).splitlines()[2:] == [
+      "| a | 10 | 1.000 ± 0.000 | 200.00 |", "| b | 2 | 3.000 ± 1.000 | 120.00 ± 20.00 |"]
