@@ -21,7 +21,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -101,8 +100,7 @@ def aggregate(root, metrics=None, train=False, log=print, trend=False):
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
       lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value, trend=_TREND.value),
       _DEBUG.value)

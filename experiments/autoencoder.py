@@ -16,7 +16,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -30,8 +29,7 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
-    logging.set_verbosity(logging.WARNING)  # orbax logs every file it renames at INFO
+  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
 
   def run():
     from gan import autoencoder  # pylint: disable=g-import-not-at-top

@@ -16,7 +16,6 @@ import tempfile
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -86,8 +85,7 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
       lambda: evaluate(_WORKDIR.value, _STEP.value, _INCEPTION.value,
                        output_dir=_OUTPUT.value), _DEBUG.value)

@@ -28,7 +28,6 @@ from typing import Any, Callable, Optional
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -126,8 +125,7 @@ def latent_walk(workdir: str, out_dir: Optional[str] = None, seed: int = 0, *,
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
       lambda: latent_walk(_WORKDIR.value, _OUT.value, _SEED.value,
                           num_samples=_NUM_SAMPLES.value, repetitions=_REPETITIONS.value),

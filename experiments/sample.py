@@ -15,7 +15,6 @@ import os
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -90,8 +89,7 @@ def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
       lambda: write_samples(_WORKDIR.value, _NUM.value, _OUTPUT.value, _SEED.value, _STEP.value,
                             _LABELS.value, False if _NO_EMA.value else None,

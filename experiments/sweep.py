@@ -26,7 +26,6 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -156,8 +155,7 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
 def main(argv):
   cli.reject_unexpected_arguments(argv)
   f = flags.FLAGS
-  if not f.debug:
-    logging.set_verbosity(logging.WARNING)
+  cli.quiet_library_logs(f.debug)
   config_path = f["config"].config_filename
   overrides = [a for a in sys.argv[1:] if a.startswith("--config.")]
   return cli.run_reporting_errors(

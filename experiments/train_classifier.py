@@ -16,7 +16,6 @@ import time
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from experiments import cli
 
@@ -37,8 +36,7 @@ _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  if not _DEBUG.value:
-    logging.set_verbosity(logging.WARNING)  # orbax logs every file it renames at INFO
+  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
 
   def run():
     from gan import classifier  # pylint: disable=g-import-not-at-top
