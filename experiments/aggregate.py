@@ -51,11 +51,9 @@ def collect(root, train=False, trend=False):
       for step, values in loop.read_eval_history(os.path.join(root, run["name"])).items():
         runs.append(dict(setting=setting, step=step, values=[v for v in values if v]))
       continue
-    path = os.path.join(root, run["name"], "results.json")
-    if not os.path.isfile(path):
+    results = loop.read_results(os.path.join(root, run["name"]))  # None: not finished
+    if not results:
       continue
-    with open(path, encoding="utf-8") as f:
-      results = json.load(f)
     values = results.get("train_per_seed") if train else results.get("eval_per_seed")
     if values:
       # A run's wall time is the run's (of all its seeds together), averaged over runs.
@@ -63,9 +61,8 @@ def collect(root, train=False, trend=False):
       runs.append(dict(setting=setting, values=[v for v in values if v], run_values=run_values))
   paper = {}
   if trend:
-    runs.sort(key=lambda r: r["step"])  # stable: settings keep their sweep order within a step
-    order = list(dict.fromkeys(r["setting"] for r in runs))
-    runs.sort(key=lambda r: order.index(r["setting"]))
+    order = {setting: i for i, setting in enumerate(dict.fromkeys(r["setting"] for r in runs))}
+    runs.sort(key=lambda r: (order[r["setting"]], r["step"]))  # sweep order, then by step
     runs = [dict(r, setting=f"{r['setting']} @ {r['step']}") for r in runs]
   elif os.path.isfile(sweep["config"]):
     module = cli.load_config_module(sweep["config"])
