@@ -12,8 +12,10 @@ Each run's ``wall_seconds`` (its last invocation, all its seeds together) is tab
 mean over the setting's runs.
 
 ``--trend`` tabulates every evaluated step instead (runs trained with ``eval_every``; each run's
-``eval.jsonl``): one row per setting and step, so a short budget shows where training is heading.
-It writes ``<root>/trend.md`` and ``<root>/trend.csv``.
+``eval.jsonl``): one row per setting and step, so a short budget shows where training is heading,
+with the wall time the runs took to reach that step. It writes ``<root>/trend.md`` and
+``<root>/trend.csv``; ``--plot fid`` also draws that metric against wall time (mean ± s.e. over
+seeds, one line per setting) into ``<root>/trend_fid.png``.
 """
 
 import json
@@ -28,6 +30,10 @@ _ROOT = flags.DEFINE_string("root", None, "The sweep's root directory.")
 _METRICS = flags.DEFINE_list("metrics", None, "Metrics to report (default: all).")
 _TRAIN = flags.DEFINE_bool("train", False, "Tabulate training metrics, not the evaluation.")
 _TREND = flags.DEFINE_bool("trend", False, "One row per setting and evaluated step (eval.jsonl).")
+_PLOT = flags.DEFINE_string("plot", None, "With --trend: draw this metric against wall time "
+                            "into <root>/trend_<metric>.png.")
+_TARGET = flags.DEFINE_float("plot_target", None, "With --plot: a level to draw (e.g. a target "
+                             "FID).")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 flags.mark_flags_as_required(["root"])
 
@@ -48,8 +54,11 @@ def collect(root, train=False, trend=False):
   for run in sweep["runs"]:
     setting = sweeps.setting_name(run["overrides"])
     if trend:
-      for step, values in loop.read_eval_history(os.path.join(root, run["name"])).items():
-        runs.append(dict(setting=setting, step=step, values=[v for v in values if v]))
+      workdir = os.path.join(root, run["name"])
+      wall = loop.read_eval_wall_seconds(workdir)
+      for step, values in loop.read_eval_history(workdir).items():
+        runs.append(dict(setting=setting, step=step, values=[v for v in values if v],
+                         run_values={"wall_seconds": wall[step]} if step in wall else {}))
       continue
     results = loop.read_results(os.path.join(root, run["name"]))  # None: not finished
     if not results:
@@ -63,7 +72,7 @@ def collect(root, train=False, trend=False):
   if trend:
     order = {setting: i for i, setting in enumerate(dict.fromkeys(r["setting"] for r in runs))}
     runs.sort(key=lambda r: (order[r["setting"]], r["step"]))  # sweep order, then by step
-    runs = [dict(r, setting=f"{r['setting']} @ {r['step']}") for r in runs]
+    runs = [dict(r, setting=f"{r['setting']}{sweeps.TREND_SEPARATOR}{r['step']}") for r in runs]
   elif os.path.isfile(sweep["config"]):
     module = cli.load_config_module(sweep["config"])
     if hasattr(module, "paper_results"):
@@ -71,9 +80,10 @@ def collect(root, train=False, trend=False):
   return runs, paper
 
 
-def aggregate(root, metrics=None, train=False, log=print, trend=False):
-  """Writes ``summary.md`` / ``summary.csv`` (``trend.*`` with ``trend``) under ``root``; returns
-  the Markdown table."""
+def aggregate(root, metrics=None, train=False, log=print, trend=False, plot=None,
+              plot_target=None):
+  """Writes ``summary.md`` / ``summary.csv`` (``trend.*`` with ``trend``, and with ``plot`` the
+  figure ``trend_<plot>.png``) under ``root``; returns the Markdown table."""
   from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
   runs, paper = collect(root, train, trend)
   if not runs:
@@ -84,7 +94,16 @@ def aggregate(root, metrics=None, train=False, log=print, trend=False):
     raise config_lib.ConfigError(
         f"--root {root} has no finished run with {'training metrics' if train else 'a final evaluation'}"
         f"{'' if train else ' (set config.final_eval=True, or pass --train)'}.")
+  if plot and not trend:
+    raise config_lib.ConfigError("--plot draws a trend; pass --trend with it.")
   rows = sweeps.aggregate(runs, metrics)
+  if plot:
+    if not any(plot in row["metrics"] for row in rows):
+      raise config_lib.ConfigError(f"--plot {plot}: no run evaluated {plot!r}; pass one of "
+                                   f"{', '.join(rows[0]['metrics'])}.")
+    sweeps.plot_trend(sweeps.aggregate(runs, [plot, "wall_seconds"]), plot,
+                      os.path.join(root, f"trend_{plot}.png"), plot_target,
+                      title=f"{plot} during training, {root}")
   table = sweeps.markdown_table(rows, paper)
   name = "trend" if trend else "summary"
   with open(os.path.join(root, f"{name}.md"), "w", encoding="utf-8") as f:
@@ -99,7 +118,8 @@ def main(argv):
   cli.reject_unexpected_arguments(argv)
   cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
-      lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value, trend=_TREND.value),
+      lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value, trend=_TREND.value,
+                        plot=_PLOT.value, plot_target=_TARGET.value),
       _DEBUG.value)
 
 

@@ -1,12 +1,15 @@
 r"""Evaluates a training run's checkpoint against held-out real data.
 
-  python -m experiments.evaluate --workdir workdirs/dcgan_mnist [--step 4000] [--output_dir DIR]
+  python -m experiments.evaluate --workdir workdirs/dcgan_mnist [--step 4000] [--output_dir DIR] \
+      [--sample_batch_stats standing]
 
 Uses the run's own saved config (``<workdir>/config.json``), restores the newest good checkpoint
 (or ``--step``), and writes ``<output_dir>/step_<N>.json`` and ``.md`` (``--output_dir`` defaults
 to ``<workdir>/eval``; pass another for a read-only workdir): FID, KID, the score,
 precision/recall and density/coverage of the model beside the real-data references (see
-`gan.evaluation`). For CIFAR-10/CelebA runs pass the FID Inception weights with
+`gan.evaluation`). ``--sample_batch_stats`` samples a G with BatchNorm with other statistics than
+the run's config says (``running`` or ``standing``; see `gan.step.GAN`): training does not depend
+on it, so one run answers both. For CIFAR-10/CelebA runs pass the FID Inception weights with
 ``--inception_weights=/path/to/pt_inception-2015-12-05-6726825d.pth``.
 """
 
@@ -25,6 +28,8 @@ _INCEPTION = flags.DEFINE_string("inception_weights", None,
                                  "FID Inception weights (.pth or .npz), for CIFAR-10/CelebA runs.")
 _OUTPUT = flags.DEFINE_string("output_dir", None, "Where to write the evaluation "
                               "(default: <workdir>/eval).")
+_BATCH_STATS = flags.DEFINE_string("sample_batch_stats", None, "G's BatchNorm statistics when "
+                                   "sampling: running or standing (default: the run's config).")
 _DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
 flags.mark_flags_as_required(["workdir"])
 
@@ -42,7 +47,8 @@ def _writable_output_dir(path):
   return path
 
 
-def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=None):
+def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=None,
+             sample_batch_stats=None):
   """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict
   (for a run of several seeds trained together, one result per seed under ``'per_seed'``)."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -51,6 +57,10 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
   config = workdir_lib.load_config(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
+  if sample_batch_stats is not None:
+    from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+    config_lib.check_field("sample_batch_stats", sample_batch_stats)
+    config.sample_batch_stats = sample_batch_stats
   # Everything that can be refused cheaply is, before the feature network (which may train for
   # a minute) and the restore: no checkpoint, an output that cannot be written.
   if not checkpointing.Checkpointer.steps_on_disk(os.path.join(workdir, "checkpoints")):
@@ -65,9 +75,11 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
   states = ([jax.tree.map(lambda x, i=i: x[i], state) for i in range(len(seeds))]
             if len(seeds) > 1 else [state])
   results = [evaluator(gan, one) for one in states]
-  result = dict(results[0], step=int(step), seed=seeds[0])
+  batch_stats = config.get("sample_batch_stats", "running")
+  result = dict(results[0], step=int(step), seed=seeds[0], sample_batch_stats=batch_stats)
   if len(seeds) > 1:
-    result = dict(step=int(step), per_seed=[dict(r, seed=s) for r, s in zip(results, seeds)])
+    result = dict(step=int(step), sample_batch_stats=batch_stats,
+                  per_seed=[dict(r, seed=s) for r, s in zip(results, seeds)])
   text = []
   for seed, one in zip(seeds, results):
     what = one.get("feature_network", "mixture metrics")
@@ -88,7 +100,8 @@ def main(argv):
   cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
       lambda: evaluate(_WORKDIR.value, _STEP.value, _INCEPTION.value,
-                       output_dir=_OUTPUT.value), _DEBUG.value)
+                       output_dir=_OUTPUT.value, sample_batch_stats=_BATCH_STATS.value),
+      _DEBUG.value)
 
 
 if __name__ == "__main__":

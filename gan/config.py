@@ -41,7 +41,7 @@ RESUME_FREE_FIELDS = ("num_steps", "num_epochs")  # a run (GAN or autoencoder) m
 # Fields added after runs were saved, with the value their absence meant: an older config.json
 # without them is the same experiment as a config that sets them to that value.
 ADDED_FIELDS = {"latent_distribution": "normal", "diffaugment": "", "diffaugment_strength": 1.0,
-                "ema_warmup": False}
+                "ema_warmup": False, "sample_batch_stats": "running"}
 NAN_POLICIES = ("stop", "skip_step")
 AUTO = "auto"  # xla_cpu_options: the model family's default
 AUTO_CHUNK = -1  # d_chunk_size: the model family's default
@@ -103,6 +103,7 @@ def build_gan(config: ml_collections.ConfigDict) -> step_lib.GAN:
       pack=int(resolved.get("pack", 1)),
       diffaugment=augment.parse_policy(resolved.get("diffaugment", "")),
       diffaugment_strength=float(resolved.get("diffaugment_strength", 1.0)),
+      sample_batch_stats=resolved.get("sample_batch_stats", "running"),
   )
 
 
@@ -278,6 +279,7 @@ FIELDS = {
                        "0.999."),
     "ema_decay": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 turns EMA off)."),
     "ema_warmup": _switch(),
+    "sample_batch_stats": _one_of(lambda: step_lib.BATCH_STATS_MODES),
     "batch_size": _integer(1, _POSITIVE_INT),
     "num_steps": _integer(1, _POSITIVE_INT),
     "seed": _integer(0, "must be a non-negative integer."),

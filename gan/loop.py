@@ -49,7 +49,8 @@ from gan.config import ConfigError
 _SAMPLES_SALT = 0x5A3
 RESULTS_FILE = "results.json"
 # One line per evaluation during training (``eval_every``) and the final one: ``{"step": s,
-# "eval_per_seed": [...]}``. A step evaluated again after a resume is read as its last line.
+# "eval_per_seed": [...], "wall_seconds": t}``. A step evaluated again after a resume is read as
+# its last line.
 EVAL_HISTORY_FILE = "eval.jsonl"
 
 
@@ -138,23 +139,37 @@ def read_results(workdir: str) -> Optional[dict]:
   return workdir_lib.read_json_object(path, "a run's results")
 
 
-def read_eval_history(workdir: str) -> dict[int, list]:
-  """``{step: [metrics of seed i, ...]}`` from ``eval.jsonl`` (empty without one)."""
+def _eval_history_rows(workdir: str) -> dict[int, dict]:
+  """``{step: its last line of eval.jsonl}``, in step order (empty without the file)."""
   path = os.path.join(workdir, EVAL_HISTORY_FILE)
-  history = {}
+  rows = {}
   if os.path.isfile(path):
     with open(path, encoding="utf-8") as f:
       for line in f:
         if line.strip():
           row = json.loads(line)
-          history[int(row["step"])] = row["eval_per_seed"]
-  return dict(sorted(history.items()))
+          rows[int(row["step"])] = row
+  return dict(sorted(rows.items()))
 
 
-def _append_eval_history(workdir: str, step: int, results: list[dict]) -> None:
+def read_eval_history(workdir: str) -> dict[int, list]:
+  """``{step: [metrics of seed i, ...]}`` from ``eval.jsonl`` (empty without one)."""
+  return {step: row["eval_per_seed"] for step, row in _eval_history_rows(workdir).items()}
+
+
+def read_eval_wall_seconds(workdir: str) -> dict[int, float]:
+  """``{step: seconds}``: how long the run had been going (this invocation: data, compiling,
+  training, earlier evaluations) when it evaluated that step; steps logged without it are left
+  out."""
+  return {step: row["wall_seconds"] for step, row in _eval_history_rows(workdir).items()
+          if "wall_seconds" in row}
+
+
+def _append_eval_history(workdir: str, step: int, results: list[dict],
+                         wall_seconds: float) -> None:
   with open(os.path.join(workdir, EVAL_HISTORY_FILE), "a", encoding="utf-8") as f:
-    f.write(json.dumps(dict(step=step, eval_per_seed=[r["model"] for r in results]),
-                       sort_keys=True) + "\n")
+    f.write(json.dumps(dict(step=step, eval_per_seed=[r["model"] for r in results],
+                            wall_seconds=round(wall_seconds, 1)), sort_keys=True) + "\n")
 
 
 def _write_results(workdir: str, results: dict) -> None:
@@ -292,9 +307,10 @@ def _train(config, workdir, held, log, progress) -> dict:
       config.get("eval_every", 0) or config.get("final_eval", False)) else None
 
   def evaluate(step, state) -> list[dict]:
+    wall_seconds = time.time() - started  # the run's time to get here, not this evaluation's
     results = [evaluator(_index(state, i) if many else state) for i in range(len(seeds))]
     if is_main:
-      _append_eval_history(workdir, step, results)
+      _append_eval_history(workdir, step, results, wall_seconds)
     return results
 
   bar = writers.Progress(config.num_steps, start, enabled=is_main and progress)

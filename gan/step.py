@@ -55,6 +55,8 @@ from gan import losses
 _SALT_LATENT, _SALT_LABEL, _SALT_DROPOUT_REAL, _SALT_DROPOUT_FAKE, _SALT_MIX = range(5)
 _SALT_AUGMENT_REAL, _SALT_AUGMENT_FAKE = 5, 6
 _SALTS_PER_CRITIC_STEP = 8
+_STANDING_STATS_SALT = 0x57A7  # the z of standing statistics: fold_in(key(salt), 0), shared by all
+BATCH_STATS_MODES = ("running", "standing")
 
 
 class GANState(struct.PyTreeNode):
@@ -116,6 +118,11 @@ class GAN:
       'cutout')``; empty = off): every image D sees, real or generated, in D's updates and in
       G's, goes through it first, per sample, before packing; G's gradient flows through it.
     diffaugment_strength: scales the transforms (1 = Zhao et al. 2020's sizes, 0 = identity).
+    sample_batch_stats: how a G with BatchNorm normalises when sampling (`generate`):
+      ``running``, with the running statistics the train step kept for the trained params; or
+      ``standing``, with statistics recomputed for the params sampled from (the EMA's, when on)
+      over `STANDING_STATS_SAMPLES` fixed z (`standing_batch_stats`; "standing statistics",
+      Brock et al. 2019). Training is the same either way.
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -135,9 +142,13 @@ class GAN:
   pack: int = 1
   diffaugment: tuple = ()
   diffaugment_strength: float = 1.0
+  sample_batch_stats: str = "running"
 
   def __post_init__(self):
     latent.check_distribution(self.latent_distribution)
+    if self.sample_batch_stats not in BATCH_STATS_MODES:
+      raise ValueError(f"sample_batch_stats={self.sample_batch_stats!r} is not one of "
+                       f"{', '.join(BATCH_STATS_MODES)}.")
     augment.check_policy(self.diffaugment)
     if self.diffaugment and len(self.data_shape) != 3:
       raise ValueError(f"diffaugment={self.diffaugment!r} transforms images [H, W, C]; the data "
@@ -563,19 +574,54 @@ def train_step(gan: GAN, state: GANState, batch: dict, rng: jax.Array,
   return new_state.replace(step=state.step + 1), metrics
 
 
+STANDING_STATS_SAMPLES = 2048
+
+
+def standing_batch_stats(gan: GAN, params: Any, batch_stats: Any,
+                         num: int = STANDING_STATS_SAMPLES) -> Any:
+  """G's BatchNorm statistics for ``params``, measured over ``num`` fixed z in training mode.
+
+  The running statistics of a trained G follow the params the optimizer produced; an EMA of
+  those params normalises differently. These are the statistics the params themselves give: each
+  BatchNorm's mean and (biased) variance over one batch of ``num`` z (uniform labels for a
+  conditional G) drawn from a fixed key, every layer seeing the layers before it normalised by
+  their own batch statistics, as in training. A pure function of ``params``; ``batch_stats`` only
+  gives the tree's structure. Read off without knowing BatchNorm's momentum m: starting from
+  statistics 0 the update gives (1 - m) b, starting from 1 it gives m + (1 - m) b.
+  """
+  key = jax.random.fold_in(jax.random.key(_STANDING_STATS_SALT), 0)
+  z = latent.sample(key, (num, gan.latent_dim), gan.latent_distribution)
+  labels = (jax.random.randint(jax.random.fold_in(key, 1), (num,), 0, gan.num_classes)
+            if gan.num_classes else None)
+
+  def updated(start):
+    variables = {"params": params, "batch_stats": jax.tree.map(
+        lambda x: jnp.full_like(x, start), batch_stats)}
+    return gan.generator.apply(variables, z, labels, train=True,
+                               mutable=["batch_stats"])[1]["batch_stats"]
+
+  from_zero, from_one = updated(0.0), updated(1.0)
+  return jax.tree.map(lambda a, b: a / (1.0 - (b - a)), from_zero, from_one)
+
+
 def generate(gan: GAN, state: GANState, z: jax.Array, labels: Optional[jax.Array] = None,
              use_ema: bool = True, train: bool = False) -> jax.Array:
   """Samples G(z), from the EMA params if ``use_ema``.
 
-  ``train=False`` (inference) normalises with BatchNorm's running statistics; ``train=True`` with
-  the statistics of this batch of z, as the train step does (the updated statistics are dropped:
-  the state is not changed).
+  ``train=False`` (inference) normalises with BatchNorm statistics: the running ones, or the
+  params' standing ones (`standing_batch_stats`), as ``gan.sample_batch_stats`` says.
+  ``train=True`` normalises with the statistics of this batch of z, as the train step does (the
+  updated statistics are dropped: the state is not changed).
   """
   params = state.ema_g_params if use_ema else state.g_params
-  variables = {"params": params, "batch_stats": state.g_batch_stats}
+  batch_stats = state.g_batch_stats
   if train:
+    variables = {"params": params, "batch_stats": batch_stats}
     return gan.generator.apply(variables, z, labels, train=True, mutable=["batch_stats"])[0]
-  return gan.generator.apply(variables, z, labels, train=False)
+  if gan.sample_batch_stats == "standing" and jax.tree.leaves(batch_stats):
+    batch_stats = standing_batch_stats(gan, params, batch_stats)
+  return gan.generator.apply({"params": params, "batch_stats": batch_stats}, z, labels,
+                             train=False)
 
 
 def jit_train_step(gan: GAN, schedule: Schedule = DEFAULT_SCHEDULE, donate: bool = True,

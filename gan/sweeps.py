@@ -299,3 +299,43 @@ def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
       cells.append(str(row.get("counts", {}).get(m, row["n"])))
     lines.append(",".join(cells))
   return "\n".join(lines) + "\n"
+
+
+TREND_SEPARATOR = " @ "  # a trend row's setting: '<setting> @ <step>'
+
+
+def plot_trend(rows: Sequence[Mapping[str, Any]], metric: str, path: str,
+               target: Optional[float] = None, title: str = "") -> None:
+  """Draws ``metric`` of a trend's rows (`aggregate` over ``'<setting> @ <step>'`` entries)
+  against the wall time the runs took to reach each step, one line per setting with its
+  mean ± s.e. over seeds as a band, into the PNG ``path``; ``target`` draws a dashed level.
+  Settings whose runs did not record wall times are drawn against steps in a second panel."""
+  from gan import images  # pylint: disable=g-import-not-at-top (matplotlib only here)
+  series: dict[str, list] = {}
+  for row in rows:
+    setting, _, step = row["setting"].rpartition(TREND_SEPARATOR)
+    mean, error = row["metrics"].get(metric, (math.nan, math.nan))
+    wall = row["metrics"].get("wall_seconds", (math.nan, math.nan))[0]
+    series.setdefault(setting, []).append((int(step), wall / 60, mean, error))
+  timed = {s: p for s, p in series.items() if all(math.isfinite(w) for _, w, _, _ in p)}
+  untimed = {s: p for s, p in series.items() if s not in timed}
+  panels = [(timed, 1, "wall time (minutes, this machine)"), (untimed, 0, "step")]
+  panels = [panel for panel in panels if panel[0]]
+  plt = images.pyplot()
+  fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.4), squeeze=False)
+  for ax, (group, column, label) in zip(axes[0], panels):
+    for setting, points in group.items():
+      points = np.asarray(sorted(points), np.float64)
+      x, mean, error = points[:, column], points[:, 2], np.nan_to_num(points[:, 3])
+      line, = ax.plot(x, mean, marker="o", ms=3, lw=1.4, label=setting or "(base)")
+      ax.fill_between(x, mean - error, mean + error, color=line.get_color(), alpha=0.2, lw=0)
+    if target is not None:
+      ax.axhline(target, color="0.3", lw=0.9, ls="--", label=f"target {target:g}")
+    ax.set_xlabel(label)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, frameon=False)
+  if title:
+    fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  images.save_figure(fig, path)

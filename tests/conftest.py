@@ -48,3 +48,9 @@ def small_filesystem(tmp_path):
 
   mount.read_only = read_only
   return mount
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+  """One TFDS data directory for the session's tests (mnist5k is built there once)."""
+  return str(tmp_path_factory.mktemp("tfds"))

@@ -22,11 +22,6 @@ from gan import step as step_lib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("tfds"))
-
-
 def tiny_config(data_dir, **overrides):
   config = dcgan_mnist.get_config()
   config.data_dir = data_dir

@@ -662,3 +662,34 @@ def test_generate_in_inference_mode_uses_the_running_batchnorm_statistics():
   np.testing.assert_allclose(batch, expected, atol=0)
   trained = step_lib.generate(gan, state, z, use_ema=False, train=True)
   assert not np.allclose(trained, batch, atol=1e-3)
+
+
+def test_standing_statistics_are_the_batch_statistics_of_the_sampled_params():
+  """``sample_batch_stats='standing'``: inference normalises with the statistics the sampled
+  params give over the fixed standing z, so G(those z) equals G in training mode on that very
+  batch; the running statistics are not read, and the EMA params get their own."""
+  gan = config_lib.build_gan(make_config(latent_dim=8, sample_batch_stats="standing"))
+  state = step_lib.create_state(gan, jax.random.key(0))
+  state = state.replace(
+      g_batch_stats=jax.tree.map(lambda x: x + 0.5, state.g_batch_stats),
+      ema_g_params=jax.tree.map(lambda p: 1.1 * p, state.g_params))
+  key = jax.random.fold_in(jax.random.key(step_lib._STANDING_STATS_SALT), 0)
+  z = jax.random.normal(key, (step_lib.STANDING_STATS_SAMPLES, 8))
+  for params, use_ema in ((state.g_params, False), (state.ema_g_params, True)):
+    in_training = gan.generator.apply({"params": params, "batch_stats": state.g_batch_stats}, z,
+                                      None, train=True, mutable=["batch_stats"])[0]
+    standing = step_lib.generate(gan, state, z, use_ema=use_ema)
+    np.testing.assert_allclose(standing, in_training, atol=2e-4)
+    running = dataclasses.replace(gan, sample_batch_stats="running")
+    assert not np.allclose(step_lib.generate(running, state, z, use_ema=use_ema), in_training,
+                           atol=1e-2)
+  # Ignoring the running statistics, a state with other ones samples the same images.
+  other = state.replace(g_batch_stats=jax.tree.map(jnp.zeros_like, state.g_batch_stats))
+  np.testing.assert_allclose(step_lib.generate(gan, other, z[:16]),
+                             step_lib.generate(gan, state, z[:16]), atol=0)
+
+
+def test_sample_batch_stats_is_checked():
+  with pytest.raises(ValueError, match="sample_batch_stats='stale' is not one of running, "
+                     "standing"):
+    config_lib.build_gan(make_config(sample_batch_stats="stale"))

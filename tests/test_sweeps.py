@@ -15,6 +15,7 @@ from experiments import sweep
 from experiments.configs import common
 from experiments.configs import toy_ring
 from gan import config as config_lib
+from gan import loop
 from gan import sweeps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -230,8 +231,8 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
   # --trend: every evaluated step (eval_every=2 and the final one), from each run's eval.jsonl;
   # the resumed run evaluated step 4 twice, and its last line counts once.
   trend = subprocess.run([sys.executable, "-m", "experiments.aggregate", f"--root={root}",
-                          "--trend", "--metrics=modes"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, check=True).stdout
+                          "--trend", "--metrics=modes,wall_seconds", "--plot=modes"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, check=True).stdout
   rows = [l for l in trend.splitlines() if l.startswith("| loss=")]
   assert [r.split(" | ")[:2] for r in rows] == [
       ["| loss=non_saturating @ 2", "2"], ["| loss=non_saturating @ 4", "2"],
@@ -241,6 +242,28 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
       [dict(setting="x", values=[dict(modes=m) for m in final_modes])])).splitlines()[-1].split(
           " | ")[2]
   assert os.path.isfile(os.path.join(root, "trend.csv"))
+  # Each evaluation records how long its run had been going, later steps later.
+  for name in names:
+    wall = loop.read_eval_wall_seconds(os.path.join(root, name))
+    assert list(wall) == [2, 4] and 0 < wall[2] < wall[4]
+  with open(os.path.join(root, "trend_modes.png"), "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_trend_draws_timed_and_untimed_settings(tmp_path):
+  runs = [dict(setting=f"lr=1{sweeps.TREND_SEPARATOR}{step}", values=[{"fid": 50.0 / step}],
+               run_values={"wall_seconds": 30.0 * step}) for step in (1, 2, 3)]
+  runs += [dict(setting=f"lr=2{sweeps.TREND_SEPARATOR}{step}", values=[{"fid": 9.0}, {"fid": 7.0}])
+           for step in (2, 4)]
+  rows = sweeps.aggregate(runs, ["fid", "wall_seconds"])
+  path = str(tmp_path / "trend.png")
+  sweeps.plot_trend(rows, "fid", path, target=13.2)
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(path) as image:  # two panels: wall time (lr=1) and steps (lr=2, untimed)
+    assert image.size[0] > 1.8 * image.size[1]
+  sweeps.plot_trend(rows[:3], "fid", path)
+  with Image.open(path) as image:
+    assert image.size[0] < 1.8 * image.size[1]
 
 
 def test_run_metrics_average_over_runs_not_seeds():

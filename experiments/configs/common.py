@@ -42,6 +42,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.adam_b2 = 0.999
   c.ema_decay = 0.0            # 0 = off; samples come from the EMA params when on
   c.ema_warmup = False         # decay min(ema_decay, (1 + t) / (10 + t)) at iteration t
+  c.sample_batch_stats = "running"  # G's BatchNorm when sampling: 'running' statistics, or
+                               # 'standing' ones recomputed for the sampled (EMA) params
   c.batch_size = 32            # global batch per D update, over all devices and processes
   c.num_steps = 4000           # iterations (n_critic D updates + 1 G update each)
   c.seed = 0                   # with num_seeds = N: seeds seed .. seed + N - 1
