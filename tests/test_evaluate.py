@@ -1,15 +1,20 @@
-"""Tests for experiments/evaluate.py: a run's checkpoint evaluated as it was trained, and with G's
-BatchNorm statistics chosen at evaluation time."""
+"""Tests for experiments/evaluate.py (run as a command, as its flags are module-level): a run's
+checkpoint evaluated as it was trained, and with G's BatchNorm statistics chosen at evaluation."""
 
 import json
 import os
+import subprocess
+import sys
 
-import pytest
-
-from experiments import evaluate
-from gan import config as config_lib
 from gan import loop
-from test_loop import tiny_config
+from test_loop import ROOT, tiny_config
+
+
+def _evaluate(workdir, output_dir, *flags):
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+  return subprocess.run([sys.executable, "-m", "experiments.evaluate", f"--workdir={workdir}",
+                         f"--output_dir={output_dir}", *flags], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=600)
 
 
 def test_evaluate_samples_with_the_batchnorm_statistics_asked_for(tmp_path, data_dir):
@@ -21,17 +26,17 @@ def test_evaluate_samples_with_the_batchnorm_statistics_asked_for(tmp_path, data
   results = {}
   for mode in (None, "running", "standing"):
     out = str(tmp_path / f"eval_{mode}")
-    results[mode] = evaluate.evaluate(workdir, log=lambda m: None, output_dir=out,
-                                      sample_batch_stats=mode)
+    done = _evaluate(workdir, out, *([f"--sample_batch_stats={mode}"] if mode else []))
+    assert done.returncode == 0, done.stderr
     with open(os.path.join(out, "step_2.json")) as f:
-      assert json.load(f) == json.loads(json.dumps(results[mode]))
+      results[mode] = json.load(f)
   # The run's own choice (running), asked for or not, gives the same numbers; standing ones differ.
   assert results[None]["sample_batch_stats"] == results["running"]["sample_batch_stats"] == "running"
   assert results[None]["model"] == results["running"]["model"]
   assert results["standing"]["sample_batch_stats"] == "standing"
   assert results["standing"]["model"]["fid"] != results["running"]["model"]["fid"]
-  # The workdir is read, never changed.
+  # The workdir is read, never changed; a bad value is one line, before any evaluation.
   assert open(os.path.join(workdir, "config.json")).read() == saved
-  with pytest.raises(config_lib.ConfigError, match="sample_batch_stats"):
-    evaluate.evaluate(workdir, log=lambda m: None, output_dir=str(tmp_path / "x"),
-                      sample_batch_stats="stale")
+  refused = _evaluate(workdir, str(tmp_path / "x"), "--sample_batch_stats=stale")
+  assert refused.returncode != 0 and "Traceback" not in refused.stderr
+  assert "sample_batch_stats" in refused.stderr and not os.path.exists(tmp_path / "x" / "step_2.json")
