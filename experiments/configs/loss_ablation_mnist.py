@@ -1,6 +1,6 @@
-r"""Loss ablation on the offline MNIST digits: five GAN losses, the default DCGAN, five seeds each.
+r"""Loss ablation on the offline MNIST digits: five GAN losses, the seed's DCGAN recipe, five seeds each.
 
-The default recipe (`dcgan_mnist`: dcgan28, Adam(2e-4, b1=0.5), batch 32, 4,000 iterations) with
+The seed's recipe (`dcgan_mnist_seed`: dcgan28, Adam(2e-4, b1=0.5), batch 32, 4,000 iterations) with
 each registered loss that needs no Lipschitz constraint: ``saturating`` (the minimax loss as
 written, G minimises log(1 - D(G(z)))), ``non_saturating`` (G maximises log D(G(z))),
 ``least_squares``, ``hinge`` and ``relativistic_average``; seeds 0-4 of each. Every run is scored
