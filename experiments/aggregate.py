@@ -54,11 +54,10 @@ def collect(root, train=False, trend=False):
   for run in sweep["runs"]:
     setting = sweeps.setting_name(run["overrides"])
     if trend:
-      workdir = os.path.join(root, run["name"])
-      wall = loop.read_eval_wall_seconds(workdir)
-      for step, values in loop.read_eval_history(workdir).items():
-        runs.append(dict(setting=setting, step=step, values=[v for v in values if v],
-                         run_values={"wall_seconds": wall[step]} if step in wall else {}))
+      for step, row in loop.read_eval_history(os.path.join(root, run["name"])).items():
+        runs.append(dict(setting=setting, step=step,
+                         values=[v for v in row["eval_per_seed"] if v],
+                         run_values={k: row[k] for k in ("wall_seconds",) if k in row}))
       continue
     results = loop.read_results(os.path.join(root, run["name"]))  # None: not finished
     if not results:

@@ -139,8 +139,9 @@ def read_results(workdir: str) -> Optional[dict]:
   return workdir_lib.read_json_object(path, "a run's results")
 
 
-def _eval_history_rows(workdir: str) -> dict[int, dict]:
-  """``{step: its last line of eval.jsonl}``, in step order (empty without the file)."""
+def read_eval_history(workdir: str) -> dict[int, dict]:
+  """``{step: its last line of eval.jsonl}`` in step order (``eval_per_seed``, and
+  ``wall_seconds`` where it was logged); empty without the file."""
   path = os.path.join(workdir, EVAL_HISTORY_FILE)
   rows = {}
   if os.path.isfile(path):
@@ -152,16 +153,11 @@ def _eval_history_rows(workdir: str) -> dict[int, dict]:
   return dict(sorted(rows.items()))
 
 
-def read_eval_history(workdir: str) -> dict[int, list]:
-  """``{step: [metrics of seed i, ...]}`` from ``eval.jsonl`` (empty without one)."""
-  return {step: row["eval_per_seed"] for step, row in _eval_history_rows(workdir).items()}
-
-
 def read_eval_wall_seconds(workdir: str) -> dict[int, float]:
   """``{step: seconds}``: how long the run had been going (this invocation: data, compiling,
   training, earlier evaluations) when it evaluated that step; steps logged without it are left
   out."""
-  return {step: row["wall_seconds"] for step, row in _eval_history_rows(workdir).items()
+  return {step: row["wall_seconds"] for step, row in read_eval_history(workdir).items()
           if "wall_seconds" in row}
 
 
