@@ -41,8 +41,7 @@ from gan import step as step_lib
 from gan import workdir as workdir_lib
 
 
-class CheckpointError(RuntimeError):
-  """No usable checkpoint where one was asked for, or one could not be written."""
+from gan.errors import CheckpointError  # pylint: disable=unused-import
 
 
 def host_array(x: Any) -> np.ndarray:

@@ -47,8 +47,7 @@ AUTO = "auto"  # xla_cpu_options: the model family's default
 AUTO_CHUNK = -1  # d_chunk_size: the model family's default
 
 
-class ConfigError(ValueError):
-  """The config (or the workdir it is run in) cannot work; the message says what would."""
+from gan.errors import ConfigError  # pylint: disable=unused-import
 
 
 def _require(ok: bool, message: str) -> None:

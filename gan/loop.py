@@ -54,8 +54,7 @@ RESULTS_FILE = "results.json"
 EVAL_HISTORY_FILE = "eval.jsonl"
 
 
-class NonFiniteError(RuntimeError):
-  """Training produced a non-finite loss, gradient or parameter under ``nan_policy='stop'``."""
+from gan.errors import NonFiniteError  # pylint: disable=unused-import
 
 
 # ----------------------------------------------------------------------------------------------

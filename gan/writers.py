@@ -18,8 +18,7 @@ from typing import Iterator, Mapping, Optional
 import numpy as np
 
 
-class WriteError(RuntimeError):
-  """A report, sample or log file could not be written (the message names the file and why)."""
+from gan.errors import WriteError  # pylint: disable=unused-import (raised here; its home)
 
 
 @contextlib.contextmanager

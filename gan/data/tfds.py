@@ -32,8 +32,7 @@ CELEBA_CROP = 108
 CELEBA_SIZE = 64
 
 
-class DatasetNotAvailableError(RuntimeError):
-  """A downloadable dataset is not in the data dir and could not be downloaded and prepared."""
+from gan.errors import DatasetNotAvailableError  # pylint: disable=unused-import
 
 
 def default_data_dir() -> str:
