@@ -29,6 +29,8 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
+from gan.registry import Registry
+
 TRANSLATION_RATIO = 0.125  # the authors' rand_translation ratio
 CUTOUT_RATIO = 0.5  # the authors' rand_cutout ratio
 
@@ -69,19 +71,16 @@ def cutout(image: jax.Array, key: jax.Array, strength: float = 1.0) -> jax.Array
   return jnp.where(inside[..., None], jnp.zeros_like(image), image)
 
 
-AUGMENTATIONS: dict[str, Callable[[jax.Array, jax.Array, float], jax.Array]] = {
-    "translation": translate,
-    "cutout": cutout,
-}
+AUGMENTATIONS = Registry[Callable[[jax.Array, jax.Array, float], jax.Array]]("augmentation")
+AUGMENTATIONS.register("translation", translate)
+AUGMENTATIONS.register("cutout", cutout)
 
 
 def check_policy(policy: Sequence[str]) -> tuple[str, ...]:
-  """``policy`` as a tuple of registered names; `ValueError` naming the registered ones."""
+  """``policy`` as a tuple of registered names; `UnknownNameError` naming the registered ones."""
   policy = tuple(policy)
-  unknown = [name for name in policy if name not in AUGMENTATIONS]
-  if unknown:
-    raise ValueError(f"Unknown augmentation {unknown[0]!r}; registered: "
-                     f"{', '.join(AUGMENTATIONS)}.")
+  for name in policy:
+    AUGMENTATIONS.get(name)
   return policy
 
 

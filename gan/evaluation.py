@@ -45,6 +45,7 @@ from gan import latent
 from gan import metrics
 from gan import step as step_lib
 from gan.config import ConfigError
+from gan.registry import Registry
 
 MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN protocol
 # PacGAN scores 26,000 generated Stacked MNIST samples (stacked_MNIST_experiments/
@@ -271,25 +272,23 @@ def _evaluate_moments(evaluator: "Evaluator", gan, state) -> dict:
   return dict(model=describe(samples), reference=describe(real), num_samples=MOMENT_SAMPLES)
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    "mnist_classifier": Protocol(_evaluate_digits, _mnist_classifier, _digit_references),
-    "inception": Protocol(_evaluate_images, _inception, _image_references),
-    "mixture": Protocol(_evaluate_mixture),
-    "moments": Protocol(_evaluate_moments),
-    "stacked_mnist": Protocol(_evaluate_stacked_mnist, _mnist_classifier,
-                              _stacked_mnist_references),
-}
+PROTOCOLS = Registry[Protocol]("evaluation protocol")
+PROTOCOLS.register("mnist_classifier",
+                   Protocol(_evaluate_digits, _mnist_classifier, _digit_references))
+PROTOCOLS.register("inception", Protocol(_evaluate_images, _inception, _image_references))
+PROTOCOLS.register("mixture", Protocol(_evaluate_mixture))
+PROTOCOLS.register("moments", Protocol(_evaluate_moments))
+PROTOCOLS.register("stacked_mnist", Protocol(_evaluate_stacked_mnist, _mnist_classifier,
+                                             _stacked_mnist_references))
 
 
 def protocol_for(config: ml_collections.ConfigDict) -> Protocol:
-  """The protocol ``config.dataset``'s spec names; `ConfigError` (with the spec's note) if none."""
+  """The protocol ``config.dataset``'s spec names; `ConfigError` (with the spec's note) if none,
+  `UnknownNameError` (a `ConfigError`) if it names one that is not in `PROTOCOLS`."""
   spec = data.get(config.dataset)
   if spec.evaluation is None:
     raise ConfigError(f"Dataset {spec.name!r} cannot be evaluated here: {spec.evaluation_note}")
-  if spec.evaluation not in PROTOCOLS:
-    raise ConfigError(f"Dataset {spec.name!r} names the evaluation {spec.evaluation!r}, which is "
-                      f"not one of: {', '.join(PROTOCOLS)}.")
-  return PROTOCOLS[spec.evaluation]
+  return PROTOCOLS.get(spec.evaluation)
 
 
 class Evaluator:

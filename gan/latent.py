@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan.registry import Registry
+
 INTERPOLATION_METHODS = ("slerp", "lerp")
 
 
@@ -41,23 +43,20 @@ class Distribution(NamedTuple):
   description: str
 
 
-DISTRIBUTIONS = {
-    "normal": Distribution(
-        lambda key, shape, dtype: jax.random.normal(key, shape, dtype), "slerp",
-        "z ~ N(0, I): DCGAN (Radford et al. 2015) and most GANs since"),
-    "uniform": Distribution(
-        lambda key, shape, dtype: jax.random.uniform(key, shape, dtype, -1.0, 1.0), "lerp",
-        "z ~ U[-1, 1]^D: the source material's MLP GAN practice (and Goodfellow et al. 2014's "
-        "uniform noise)"),
-}
+DISTRIBUTIONS = Registry[Distribution]("latent distribution")
+DISTRIBUTIONS.register("normal", Distribution(
+    lambda key, shape, dtype: jax.random.normal(key, shape, dtype), "slerp",
+    "z ~ N(0, I): DCGAN (Radford et al. 2015) and most GANs since"))
+DISTRIBUTIONS.register("uniform", Distribution(
+    lambda key, shape, dtype: jax.random.uniform(key, shape, dtype, -1.0, 1.0), "lerp",
+    "z ~ U[-1, 1]^D: the source material's MLP GAN practice (and Goodfellow et al. 2014's "
+    "uniform noise)"))
 
 
 def check_distribution(name: str) -> Distribution:
-  """The registered distribution ``name``; `ValueError` naming the registered ones otherwise."""
-  if name not in DISTRIBUTIONS:
-    raise ValueError(f"Unknown latent distribution {name!r}; registered: "
-                     f"{', '.join(DISTRIBUTIONS)}.")
-  return DISTRIBUTIONS[name]
+  """The registered distribution ``name``; `UnknownNameError` naming the registered ones
+  otherwise."""
+  return DISTRIBUTIONS.get(name)
 
 
 def sample(key: jax.Array, shape: tuple, distribution: str = "normal",

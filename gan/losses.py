@@ -34,6 +34,8 @@ from typing import Callable, Optional
 import jax
 import jax.numpy as jnp
 
+from gan.registry import Registry
+
 
 @dataclasses.dataclass(frozen=True)
 class Loss:
@@ -55,28 +57,22 @@ class Loss:
   reference: str = ""
 
 
-LOSSES: dict[str, Loss] = {}
+LOSSES = Registry[Loss]("loss")
 
 
 def register(name: str, loss: Loss) -> Loss:
-  """Adds ``loss`` under ``name`` (once); returns it."""
-  if name in LOSSES:
-    raise ValueError(f"GAN loss {name!r} is already registered.")
-  LOSSES[name] = loss
-  return loss
+  """Adds ``loss`` to `LOSSES` under ``name`` (once); returns it."""
+  return LOSSES.register(name, loss)
 
 
 def get(kind: str) -> Loss:
-  """The loss registered as ``kind``; a `ValueError` listing the valid kinds otherwise."""
-  if kind not in LOSSES:
-    raise ValueError(
-        f"Unknown GAN loss kind {kind!r}; valid kinds are: {', '.join(names())}.")
-  return LOSSES[kind]
+  """The loss registered as ``kind``; an `UnknownNameError` listing the valid kinds otherwise."""
+  return LOSSES.get(kind)
 
 
 def names() -> tuple[str, ...]:
   """Every registered loss name, in registration order."""
-  return tuple(LOSSES)
+  return LOSSES.names()
 
 
 def batch_mean(x: jax.Array, axis_name: Optional[str] = None) -> jax.Array:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax
@@ -50,6 +50,7 @@ from flax import struct
 from gan import augment
 from gan import latent
 from gan import losses
+from gan.registry import Registry
 
 # Salts that separate the random draws of one example within one iteration.
 _SALT_LATENT, _SALT_LABEL, _SALT_DROPOUT_REAL, _SALT_DROPOUT_FAKE, _SALT_MIX = range(5)
@@ -186,23 +187,23 @@ DEFAULT_SCHEDULE = Schedule()
 
 
 # Optimizers by name: ``(learning_rate, b1, b2) -> GradientTransformation``.
-OPTIMIZERS = {
-    # Adam with the DCGAN default b1 = 0.5 (Radford et al. 2015).
-    "adam": lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2),
-    # RMSProp, as in WGAN with weight clipping (Arjovsky et al. 2017).
-    "rmsprop": lambda lr, b1, b2: optax.rmsprop(lr),
-    # SGD; b1 > 0 is its momentum.
-    "sgd": lambda lr, b1, b2: optax.sgd(lr, momentum=b1 if b1 > 0 else None),
-}
+OPTIMIZERS = Registry[Callable[[float, float, float], optax.GradientTransformation]]("optimizer")
+# Adam with the DCGAN default b1 = 0.5 (Radford et al. 2015).
+OPTIMIZERS.register("adam", lambda lr, b1, b2: optax.adam(lr, b1=b1, b2=b2))
+# RMSProp, as in WGAN with weight clipping (Arjovsky et al. 2017).
+OPTIMIZERS.register("rmsprop", lambda lr, b1, b2: optax.rmsprop(lr))
+# SGD; b1 > 0 is its momentum.
+OPTIMIZERS.register("sgd", lambda lr, b1, b2: optax.sgd(lr, momentum=b1 if b1 > 0 else None))
 
 
 def make_optimizer(name: str, learning_rate: float, b1: float = 0.5, b2: float = 0.999
                    ) -> optax.GradientTransformation:
-  """Adam (DCGAN default b1 = 0.5, Radford et al. 2015), RMSProp (WGAN) or SGD, by name."""
-  if name not in OPTIMIZERS:
-    raise ValueError(f"Unknown optimizer {name!r}; valid optimizers are: "
-                     f"{', '.join(OPTIMIZERS)}.")
-  return OPTIMIZERS[name](learning_rate, b1, b2)
+  """Adam (DCGAN default b1 = 0.5, Radford et al. 2015), RMSProp (WGAN) or SGD, by name.
+
+  Raises:
+    UnknownNameError: ``name`` is not in `OPTIMIZERS`.
+  """
+  return OPTIMIZERS.get(name)(learning_rate, b1, b2)
 
 
 def packed_shape(data_shape, pack: int) -> tuple:
@@ -336,8 +337,8 @@ def _run_discriminator(gan, params, batch_stats, x, labels, dropout_keys, axis_n
 
   With ``schedule.d_chunk_size`` set (only for a D without BatchNorm, which treats every example on
   its own) a larger batch goes through D in pieces of that many examples, one after another: the
-  same function, but XLA:CPU's convolutions cost more per example above batch 64 (D conv_1: 189
-  µs at 64, 303 at 128; benchmarks/results/convs_cpu.md, dcgan28_variants_cpu.md).
+  same function, cheaper because XLA:CPU's convolutions cost more per example above batch 64
+  (measured in benchmarks/results/convs_cpu.md).
   """
   discriminator = gan.discriminator.clone(axis_name=axis_name)
 

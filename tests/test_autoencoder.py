@@ -152,7 +152,7 @@ def test_config_values_are_checked_at_the_door():
   config.dataset = "cifar10"
   with pytest.raises(ConfigError, match="takes 28x28x1 images"):
     ae.check_config(config)
-  with pytest.raises(ValueError, match="valid autoencoders are: conv_autoencoder28"):
+  with pytest.raises(ValueError, match="registered: conv_autoencoder28"):
     models.get("nope")
 
 

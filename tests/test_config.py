@@ -270,7 +270,8 @@ def test_unknown_and_missing_fields_are_named():
 
 
 def test_registered_names_are_looked_up_not_listed(monkeypatch):
-  monkeypatch.setitem(losses.LOSSES, "my_new_loss", losses.get("hinge"))
+  monkeypatch.setattr(losses, "LOSSES", losses.LOSSES.copy())
+  losses.register("my_new_loss", losses.get("hinge"))
   config_lib.check_field("loss", "my_new_loss")
   with pytest.raises(config_lib.ConfigError, match="my_new_loss"):
     config_lib.check_field("loss", "minimax")

@@ -86,7 +86,7 @@ def test_unknown_dataset_lists_valid_names(call):
 
 def test_registering_a_dataset_is_one_call(monkeypatch):
   """A new dataset is one DatasetSpec: the registry lists it and make_source opens it."""
-  monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # pylint: disable=protected-access
+  monkeypatch.setattr(registry, "DATASETS", registry.DATASETS.copy())
   wide_ring = registry.Mixture(means=toys.ring_means(16, 2.0), std=0.02)
   data.register(data.DatasetSpec(
       name="toy_ring16", data_shape=(2,), num_classes=0, splits=("train", "test"),

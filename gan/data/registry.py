@@ -12,12 +12,14 @@ config under ``experiments/configs/``.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-  from gan.data.source import Source
+from gan.registry import Registry
+
+# `Source` (gan.data.source) is named in annotations as a string only: source.py imports this
+# module for `DatasetSpec`, and importing it back, even under TYPE_CHECKING, would close a circle.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,29 +76,29 @@ class DatasetSpec:
     return len(self.data_shape) == 3
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
+DATASETS = Registry[DatasetSpec]("dataset")
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
-  """Adds ``spec`` to the registry (a name can be registered once); returns it."""
-  if spec.name in _REGISTRY:
-    raise ValueError(f"Dataset {spec.name!r} is already registered.")
+  """Adds ``spec`` to `DATASETS` under ``spec.name`` (a name can be registered once); returns it.
+
+  Raises:
+    ValueError: the name is registered already, the eval split is not one of the splits, or the
+      spec names no evaluation and does not say why.
+  """
   if spec.eval_split not in spec.splits:
     raise ValueError(f"Dataset {spec.name!r}: eval_split {spec.eval_split!r} is not one of its "
                      f"splits {spec.splits}.")
   if spec.evaluation is None and not spec.evaluation_note:
     raise ValueError(f"Dataset {spec.name!r} names no evaluation; say why in evaluation_note.")
-  _REGISTRY[spec.name] = spec
-  return spec
+  return DATASETS.register(spec.name, spec)
 
 
 def get(name: str) -> DatasetSpec:
-  """The spec registered as ``name``; a `ValueError` listing the valid names otherwise."""
-  if name not in _REGISTRY:
-    raise ValueError(f"Unknown dataset {name!r}; valid datasets are: {', '.join(names())}.")
-  return _REGISTRY[name]
+  """The spec registered as ``name``; an `UnknownNameError` listing the valid names otherwise."""
+  return DATASETS.get(name)
 
 
 def names() -> tuple[str, ...]:
   """Every registered dataset name, in registration order."""
-  return tuple(_REGISTRY)
+  return DATASETS.names()

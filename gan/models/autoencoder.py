@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from gan.models.layers import keras_kernel_init
+from gan.registry import Registry
 
 
 @runtime_checkable
@@ -122,28 +123,22 @@ class AutoencoderFamily:
   description: str = ""
 
 
-_REGISTRY: dict[str, AutoencoderFamily] = {}
+AUTOENCODERS = Registry[AutoencoderFamily]("autoencoder")
 
 
 def register(family: AutoencoderFamily) -> AutoencoderFamily:
-  """Adds ``family``; returns it."""
-  if family.name in _REGISTRY:
-    raise ValueError(f"Autoencoder {family.name!r} is already registered.")
-  _REGISTRY[family.name] = family
-  return family
+  """Adds ``family`` to `AUTOENCODERS` under ``family.name`` (once); returns it."""
+  return AUTOENCODERS.register(family.name, family)
 
 
 def get(name: str) -> AutoencoderFamily:
-  """The family registered as ``name``; a `ValueError` listing the valid names otherwise."""
-  if name not in _REGISTRY:
-    raise ValueError(f"Unknown autoencoder {name!r}; valid autoencoders are: "
-                     f"{', '.join(names())}.")
-  return _REGISTRY[name]
+  """The family registered as ``name``; an `UnknownNameError` listing the valid names otherwise."""
+  return AUTOENCODERS.get(name)
 
 
 def names() -> tuple[str, ...]:
   """Every registered autoencoder name, in registration order."""
-  return tuple(_REGISTRY)
+  return AUTOENCODERS.names()
 
 
 def _build_conv_autoencoder28(config: Optional[Any], data_shape: Sequence[int]) -> nn.Module:
