@@ -30,7 +30,7 @@ def main(argv):
   del argv
   import jax  # pylint: disable=g-import-not-at-top
   from experiments.configs import dcgan_mnist  # pylint: disable=g-import-not-at-top
-  from gan import checkpointing, classifier, evaluation, metrics  # pylint: disable=g-import-not-at-top
+  from gan import classifier, evaluation, metrics, runs, sampling  # pylint: disable=g-import-not-at-top
   from gan import config as config_lib  # pylint: disable=g-import-not-at-top
   from gan import step as step_lib  # pylint: disable=g-import-not-at-top
   config = dcgan_mnist.get_config()
@@ -38,15 +38,15 @@ def main(argv):
   state = step_lib.create_state(gan, jax.random.key(0))
   source = "fresh init"
   if os.path.isdir(os.path.join(_WORKDIR.value, "checkpoints")):
-    gan, step, state = checkpointing.restore_run(_WORKDIR.value, config)
+    gan, step, state = runs.restore_run(_WORKDIR.value, config)
     source = f"{_WORKDIR.value} step {step}"
   net = classifier.evaluation_classifier()
   n = _NUM.value
   rows = []
   for attempt in ("warm-up", "timed"):
-    samples, t_gen = _timed(lambda: evaluation.generate_samples(gan, state, n, seed=1))
+    samples, t_gen = _timed(lambda: sampling.generate_samples(gan, state, n, seed=1))
     out, t_feat = _timed(lambda: net.outputs(samples))
-    reference = net.outputs(evaluation.generate_samples(gan, state, n, seed=2))
+    reference = net.outputs(sampling.generate_samples(gan, state, n, seed=2))
     feats, ref = out["features"], reference["features"]
     _, t_fid = _timed(lambda: metrics.fid_from_features(ref, feats))
     _, t_kid = _timed(lambda: metrics.kernel_inception_distance(ref, feats))

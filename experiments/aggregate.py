@@ -7,7 +7,8 @@ Reads every ``<root>/*/results.json`` (runs of several seeds in one program coun
 groups the runs by setting (their sweep overrides without the seed), and writes
 ``<root>/summary.md`` and ``<root>/summary.csv``. Final evaluations are tabulated (``--train``:
 the last logged training metrics instead). Where the sweep's config file defines
-``paper_results()`` (``{setting: {metric: "6.3 ± 0.5"}}``), the paper's value stands beside ours.
+``paper_results()`` (``[(overrides, {metric: "6.3 ± 0.5"}), ...]``, matched to a row by its
+overrides), the paper's value stands beside ours.
 Each run's ``wall_seconds`` (its last invocation, all its seeds together) is tabulated as a
 mean over the setting's runs.
 
@@ -18,7 +19,6 @@ with the wall time the runs took to reach that step. It writes ``<root>/trend.md
 seeds, one line per setting) into ``<root>/trend_fid.png``.
 """
 
-import json
 import os
 
 from absl import app
@@ -39,27 +39,23 @@ flags.mark_flags_as_required(["root"])
 
 
 def collect(root, train=False, trend=False):
-  """``(runs, paper)``: per run its setting and per-seed metric dicts; the config's paper values.
+  """``(runs, paper)``: per run its setting (overrides without seeds) and per-seed metric dicts;
+  the config's paper values.
 
-  With ``trend`` a run gives one entry per evaluated step, its setting suffixed with the step.
+  With ``trend`` a run gives one entry per evaluated step (its ``step``).
   """
-  from gan import config as config_lib, loop, sweeps  # pylint: disable=g-import-not-at-top
-  sweep_file = os.path.join(root, "sweep.json")
-  if not os.path.isfile(sweep_file):
-    raise config_lib.ConfigError(f"--root {root} holds no sweep (no sweep.json); pass the --root "
-                                 "given to experiments.sweep.")
-  with open(sweep_file, encoding="utf-8") as f:
-    sweep = json.load(f)
+  from gan import sweeps, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  sweep = workdir_lib.read_sweep(root)
   runs = []
   for run in sweep["runs"]:
-    setting = sweeps.setting_name(run["overrides"])
+    setting = sweeps.setting_of(run["overrides"])
     if trend:
-      for step, row in loop.read_eval_history(os.path.join(root, run["name"])).items():
+      for step, row in workdir_lib.read_eval_history(os.path.join(root, run["name"])).items():
         runs.append(dict(setting=setting, step=step,
                          values=[v for v in row["eval_per_seed"] if v],
                          run_values={k: row[k] for k in ("wall_seconds",) if k in row}))
       continue
-    results = loop.read_results(os.path.join(root, run["name"]))  # None: not finished
+    results = workdir_lib.read_results(os.path.join(root, run["name"]))  # None: not finished
     if not results:
       continue
     values = results.get("train_per_seed") if train else results.get("eval_per_seed")
@@ -67,11 +63,11 @@ def collect(root, train=False, trend=False):
       # A run's wall time is the run's (of all its seeds together), averaged over runs.
       run_values = {"wall_seconds": results["wall_seconds"]} if "wall_seconds" in results else {}
       runs.append(dict(setting=setting, values=[v for v in values if v], run_values=run_values))
-  paper = {}
+  paper = []
   if trend:
-    order = {setting: i for i, setting in enumerate(dict.fromkeys(r["setting"] for r in runs))}
-    runs.sort(key=lambda r: (order[r["setting"]], r["step"]))  # sweep order, then by step
-    runs = [dict(r, setting=f"{r['setting']}{sweeps.TREND_SEPARATOR}{r['step']}") for r in runs]
+    keys = [sweeps.setting_key(r["setting"]) for r in runs]
+    order = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    runs = [r for _, r in sorted(zip(keys, runs), key=lambda kr: (order[kr[0]], kr[1]["step"]))]
   elif os.path.isfile(sweep["config"]):
     module = cli.load_config_module(sweep["config"])
     if hasattr(module, "paper_results"):

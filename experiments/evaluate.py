@@ -51,14 +51,12 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
              sample_batch_stats=None):
   """Evaluates ``workdir``'s checkpoint ``step`` (newest good if None); returns the result dict
   (for a run of several seeds trained together, one result per seed under ``'per_seed'``)."""
-  import jax  # pylint: disable=g-import-not-at-top
   # pylint: disable-next=g-import-not-at-top
-  from gan import checkpointing, evaluation, loop, workdir as workdir_lib, writers
-  config = workdir_lib.load_config(workdir)
+  from gan import checkpointing, config as config_lib, evaluation, runs, seeds as seeds_lib, writers
+  config = config_lib.load_saved(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
   if sample_batch_stats is not None:
-    from gan import config as config_lib  # pylint: disable=g-import-not-at-top
     config_lib.check_field("sample_batch_stats", sample_batch_stats)
     config.sample_batch_stats = sample_batch_stats
   # Everything that can be refused cheaply is, before the feature network (which may train for
@@ -70,13 +68,11 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
   evaluator = evaluation.Evaluator(config, log)
   # The feature network first: a missing Inception weights file is reported before any restore.
   _ = evaluator.network
-  gan, step, state = checkpointing.restore_run(workdir, config, step, log)
-  seeds = loop.seeds_of(config)
-  states = ([jax.tree.map(lambda x, i=i: x[i], state) for i in range(len(seeds))]
-            if len(seeds) > 1 else [state])
-  results = [evaluator(gan, one) for one in states]
+  gan, step, state = runs.restore_run(workdir, config, step, log)
+  seeds = seeds_lib.Seeds.of(config)
+  results = [evaluator(gan, one) for one in seeds.split(state)]
   batch_stats = config.get("sample_batch_stats", "running")
-  result = dict(results[0], step=int(step), seed=seeds[0], sample_batch_stats=batch_stats)
+  result = dict(results[0], step=int(step), seed=seeds.values[0], sample_batch_stats=batch_stats)
   if len(seeds) > 1:
     result = dict(step=int(step), sample_batch_stats=batch_stats,
                   per_seed=[dict(r, seed=s) for r, s in zip(results, seeds)])

@@ -53,8 +53,8 @@ def load_digit_run(workdir: str, log: Callable[[str], None] = print):
     gan.checkpointing.CheckpointError: the run has no usable checkpoint.
   """
   # pylint: disable-next=g-import-not-at-top
-  from gan import checkpointing, config as config_lib, data, workdir as workdir_lib
-  config = workdir_lib.load_config(workdir)
+  from gan import config as config_lib, data, runs
+  config = config_lib.load_saved(workdir)
   if data.get(config.dataset).evaluation != DIGITS_PROTOCOL:
     digits = [n for n in data.names() if data.get(n).evaluation == DIGITS_PROTOCOL]
     raise config_lib.ConfigError(
@@ -64,7 +64,7 @@ def load_digit_run(workdir: str, log: Callable[[str], None] = print):
     raise config_lib.ConfigError(
         f"--workdir {workdir} is a class-conditional run; latent_walk finds digit classes in z "
         f"and needs an unconditional generator.")
-  gan, step, state = checkpointing.restore_run(workdir, config, log=log)
+  gan, step, state = runs.restore_run(workdir, config, log=log)
   return config, gan, step, state
 
 

@@ -54,14 +54,14 @@ def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=
                   log=print, seed_index=0):
   """Samples run ``workdir`` and writes them to ``output``; returns the paths written."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from gan import checkpointing, images  # pylint: disable=g-import-not-at-top
+  from gan import images, runs  # pylint: disable=g-import-not-at-top
   from gan import config as config_lib  # pylint: disable=g-import-not-at-top
   if num < 1:
     raise config_lib.ConfigError(f"--num_samples={num} must be positive.")
   to_dir = output.endswith(os.sep) or os.path.isdir(output)
   if not to_dir and not output.endswith(".npz"):
     raise config_lib.ConfigError(f"--output {output} must end in .npz (one file) or / (PNGs).")
-  run = checkpointing.load_run(workdir, step, seed_index)
+  run = runs.load_run(workdir, step, seed_index)
   labels = parse_labels(labels, num, run.gan.num_classes)
   samples = run.sample(num, seed=seed, labels=labels, use_ema=use_ema)
   is_image = samples.ndim == 4

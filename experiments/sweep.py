@@ -18,7 +18,6 @@ A tuple value is written in parentheses, quoted for the shell:
 --grid or in the config's ``sweep()``: one of them.
 """
 
-import json
 import os
 import shlex
 import subprocess
@@ -100,7 +99,8 @@ def train_command(config_path, workdir, overrides, flag_overrides=()):
 def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=1,
               print_commands=False, flag_overrides=(), log=print):
   """Runs (or skips, or resumes) every run of the sweep; returns ``{name: results}``."""
-  from gan import config as config_lib, loop, sweeps  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from gan import config as config_lib, loop, sweeps, workdir as workdir_lib
   runs = plan(config_path, base, grid_specs, seeds_text)
   if print_commands:
     for name, overrides, _ in runs:
@@ -108,14 +108,10 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
                                    flag_overrides)))
     return {}
   check_root(root, runs)
-  record = os.path.join(root, "sweep.json")
-  with open(record + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(dict(config=os.path.abspath(config_path), flag_overrides=list(flag_overrides),
-                   runs=[dict(name=n, overrides=o) for n, o, _ in runs]), f, indent=2)
-  os.replace(record + ".tmp", record)
+  workdir_lib.write_sweep(root, config_path, flag_overrides, [(n, o) for n, o, _ in runs])
   todo = []
   for name, overrides, config in runs:
-    stored = loop.read_results(os.path.join(root, name))
+    stored = workdir_lib.read_results(os.path.join(root, name))
     if stored and stored.get("step") == config.num_steps:
       log(f"== {name}: finished, skipped")
     else:
@@ -146,7 +142,7 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
     if failed:
       raise config_lib.ConfigError(f"run {', '.join(failed)} failed. Finished runs are kept: run "
                                    "the sweep again to resume.")
-  results = {name: loop.read_results(os.path.join(root, name)) for name, _, _ in runs}
+  results = {name: workdir_lib.read_results(os.path.join(root, name)) for name, _, _ in runs}
   for name, result in results.items():
     log(f"{name}: {sweeps.results_line(result)}")
   return results

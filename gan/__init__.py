@@ -19,7 +19,7 @@ validation), `gan.loop` (the training loop), `gan.checkpointing` (checkpoints an
 
 __version__ = "0.1.0"
 
-from gan.checkpointing import Run, load_run
+from gan.runs import Run, load_run
 from gan.config import ConfigError, build_gan, check_config, resolve_schedule
 from gan.data import make_source
 from gan.loop import train_and_evaluate

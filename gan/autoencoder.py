@@ -51,11 +51,11 @@ from gan import data
 from gan import images as image_lib
 from gan import workdir as workdir_lib
 from gan import writers
-from gan.config import ConfigError, is_directory_path, is_int, is_number
+from gan import loop
+from gan.config import config_differences, is_directory_path, is_int, is_number
+from gan.errors import CheckpointError, ConfigError, NonFiniteError
 from gan.models import autoencoder as models
 
-RESULTS_FILE = "results.json"
-METRICS_FILE = "metrics.jsonl"
 _TRAIN_SALT = 1  # the training noise's base key: fold_in(key(seed), _TRAIN_SALT)
 _HELDOUT_SALT = 2  # the held-out noise's key
 _EVAL_BATCH = 500  # held-out examples per jitted call
@@ -296,35 +296,15 @@ def _train_key(seed: int) -> jax.Array:
   return jax.random.fold_in(jax.random.key(seed), _TRAIN_SALT)
 
 
-def _write_json(path: str, value: dict) -> None:
-  import json  # pylint: disable=g-import-not-at-top
-  with writers.reporting_write_errors(path):
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      json.dump(value, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
-
-
 def _logged_rows(workdir: str) -> dict[int, dict]:
   """``{epoch: row}`` of ``metrics.jsonl`` (a resumed run's file holds every epoch once)."""
-  import json  # pylint: disable=g-import-not-at-top
-  rows = {}
-  path = os.path.join(workdir, METRICS_FILE)
-  if os.path.isfile(path):
-    with open(path, encoding="utf-8") as f:
-      for line in f:
-        if line.strip():
-          row = json.loads(line)
-          if "epoch" in row:
-            rows[int(row["epoch"])] = row
-  return rows
+  return {int(row["epoch"]): row for row in workdir_lib.read_metrics(workdir).values()
+          if "epoch" in row}
 
 
 def read_results(workdir: str) -> Optional[dict]:
   """The ``results.json`` of a finished run, or None."""
-  path = os.path.join(workdir, RESULTS_FILE)
-  if not os.path.lexists(path):
-    return None
-  return workdir_lib.read_json_object(path, "an autoencoder run's results")
+  return workdir_lib.read_results(workdir, "an autoencoder run's results")
 
 
 def train_autoencoder(config: ml_collections.ConfigDict, workdir: str,
@@ -349,12 +329,14 @@ def train_autoencoder(config: ml_collections.ConfigDict, workdir: str,
     writers.WriteError: a log, figure or results file could not be written.
   """
   check_config(config)
-  with workdir_lib.claim(config, workdir) as held:
+  differences = lambda saved: config_differences(saved, config.to_dict())
+  with workdir_lib.claim(config, workdir, differences=differences) as held:
     return _train(config, workdir, held, log)
 
 
 def _train(config, workdir, held, log) -> dict:
   """`train_autoencoder` inside a claimed workdir: builds, restores, commits, then trains."""
+  started = time.time()
   data_dir = config.data_dir or None
   train = data.make_source(config.dataset, "train", data_dir=data_dir)
   heldout = data.make_source(config.dataset, "test", data_dir=data_dir).all_examples()
@@ -368,20 +350,12 @@ def _train(config, workdir, held, log) -> dict:
   checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"),
                                             keep=config.keep_checkpoints, log=log)
   held.on_release(checkpointer.close)
-  start, state = checkpointer.restore_latest_good(
-      create_state(objective, jax.random.key(config.seed)))
-  if start is not None:
-    log(f"Resuming from checkpoint step {start} (epoch {start // steps_per_epoch}) in {workdir}.")
-  start = int(start or 0)
-  stored = read_results(workdir)
-  if start == num_steps and stored and stored.get("step") == num_steps:
-    log(f"Nothing to do: {workdir} finished at epoch {config.num_epochs}; its results are in "
-        f"{os.path.join(workdir, RESULTS_FILE)}.")
-    return stored
-  # The run can start: the workdir becomes this experiment's; epochs after the checkpoint are
-  # trained (and logged) again.
-  held.commit()
-  workdir_lib.truncate_jsonl(os.path.join(workdir, METRICS_FILE), start)
+  start, state, finished = loop.resume(
+      checkpointer, create_state(objective, jax.random.key(config.seed)), num_steps, workdir,
+      log, budget="num_epochs", steps_per_unit=steps_per_epoch)
+  if finished:
+    return finished
+  loop.commit(held, workdir, start)  # epochs after the checkpoint are trained (and logged) again
   writer = writers.MetricWriter(workdir, purge_step=start + 1)
   held.on_release(writer.close)
   write_figure = _figure_writer(workdir, writer, objective, heldout, heldout_images,
@@ -395,7 +369,6 @@ def _train(config, workdir, held, log) -> dict:
     metrics = jax.device_get(metrics)
     done = step + 1
     if metrics["finite"] != 1.0:
-      from gan.loop import NonFiniteError  # pylint: disable=g-import-not-at-top
       kept = checkpointer.steps()
       raise NonFiniteError(
           f"Training stopped at step {done}: the loss or its gradient became non-finite. The "
@@ -427,8 +400,7 @@ def _train(config, workdir, held, log) -> dict:
       num_params=num_params(state.params), heldout=final,
       by_epoch={str(e): pick(rows[e]) for e in sorted(config.figure_epochs) if e in rows},
       figures=sorted(name for name in os.listdir(workdir) if name.endswith(".png")))
-  _write_json(os.path.join(workdir, RESULTS_FILE), results)
-  return results
+  return loop.finish(workdir, results, started, start)
 
 
 def _figure_writer(workdir, writer, objective, heldout, heldout_images, heldout_key):
@@ -490,7 +462,7 @@ def load_autoencoder(workdir: str) -> TrainedAutoencoder:
     ConfigError: ``workdir`` holds no autoencoder run.
     checkpointing.CheckpointError: no checkpoint yet, or none is usable.
   """
-  config = workdir_lib.load_config(workdir)
+  config = ml_collections.ConfigDict(workdir_lib.read_config(workdir))
   if set(config.keys()) != set(FIELDS):
     raise ConfigError(f"--workdir {workdir} holds no autoencoder run (its config.json is not an "
                       "autoencoder config); pass the workdir given to experiments.autoencoder.")

@@ -16,13 +16,12 @@ file is caught instead of restored as silently wrong weights.
 Both write into a temporary directory and rename it when complete, so a process killed mid-write
 leaves the previous checkpoint intact and never a half-written one under the real name.
 
-`load_run` is the one call that opens a trained run (its config, models and newest good state)
-for a notebook or a script: ``run = load_run("workdirs/dcgan_mnist"); x = run.sample(64)``.
+Storage on the ground floor: this module stores pytrees and knows nothing of what they mean (a
+trained run is opened by `gan.runs`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import hashlib
 import os
@@ -32,16 +31,10 @@ import uuid
 from typing import Any, Callable, Mapping, Optional
 
 import jax
-import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from gan import config as config_lib
-from gan import step as step_lib
-from gan import workdir as workdir_lib
-
-
-from gan.errors import CheckpointError  # pylint: disable=unused-import
+from gan.errors import CheckpointError, MissingFileError
 
 
 def host_array(x: Any) -> np.ndarray:
@@ -250,7 +243,7 @@ def _swap_into_place(written: str, directory: str, aside: str) -> None:
 def _existing_tree_directory(directory: str) -> str:
   directory = os.path.abspath(os.fspath(directory))
   if not os.path.isdir(directory):
-    raise FileNotFoundError(f"No saved tree in {directory} (no such directory).")
+    raise MissingFileError(f"No saved tree in {directory} (no such directory).")
   return directory
 
 
@@ -303,99 +296,3 @@ def load_tree(directory: str, like: Any, what: Optional[str] = None) -> tuple[An
       return checkpointer.restore(directory, args=args)
 
   return _restore_verified(restore, like, what or directory)
-
-
-# ----------------------------------------------------------------------------------------------
-# Trained runs.
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-  """A trained run, restored: its saved config, the `GAN` it describes, and a checkpoint's state.
-
-  Attributes:
-    workdir: where the run lives.
-    config: the config it was trained with (``<workdir>/config.json``).
-    gan: the objective (models, optimizers, settings), built from ``config``.
-    step: the restored checkpoint's step.
-    state: the restored `gan.step.GANState`.
-  """
-  workdir: str
-  config: ml_collections.ConfigDict
-  gan: step_lib.GAN
-  step: int
-  state: step_lib.GANState
-
-  @property
-  def uses_ema(self) -> bool:
-    return self.gan.ema_decay > 0
-
-  def sample(self, num: int, seed: int = 0, labels: Optional[Any] = None,
-             use_ema: Optional[bool] = None, batch_size: int = 500) -> np.ndarray:
-    """``num`` samples G(z) (float32, data in the model's range, [-1, 1] for images).
-
-    Args:
-      num: how many.
-      seed: z (and, for a conditional run without ``labels``, the labels) are a pure function
-        of it.
-      labels: class labels for a conditional run: ``[num]`` ints, or one int for all.
-      use_ema: sample from the EMA params; default: when the run keeps an EMA.
-      batch_size: samples per jitted call.
-    """
-    from gan import evaluation  # pylint: disable=g-import-not-at-top
-    use_ema = self.uses_ema if use_ema is None else use_ema
-    return evaluation.generate_samples(self.gan, self.state, num, seed, self.gan.num_classes,
-                                       use_ema=use_ema, batch_size=batch_size, labels=labels)
-
-
-def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[int] = None,
-                log: Callable[[str], None] = print):
-  """``(gan, step, state)`` of a run: checkpoint ``step``, or the newest good one if None.
-
-  Raises:
-    CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
-  """
-  gan = config_lib.build_gan(config)
-  like = step_lib.create_state(gan, jax.random.key(config.seed))
-  num_seeds = int(config.get("num_seeds", 1))
-  if num_seeds > 1:  # the states of seeds trained together carry a leading seed axis
-    like = jax.tree.map(lambda x: jax.numpy.stack([x] * num_seeds), like)
-  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
-  try:
-    if step is None:
-      step, state = checkpointer.restore_latest_good(like)
-      if step is None:
-        raise CheckpointError(f"--workdir {workdir} has no checkpoint yet; train first "
-                              f"(python -m experiments.train).")
-    else:
-      available = checkpointer.steps()
-      if step not in available:
-        raise CheckpointError(
-            f"--step {step} has no checkpoint in {workdir}; available steps: "
-            f"{', '.join(map(str, available)) or 'none'}.")
-      state = checkpointer.restore(step, like)
-  finally:
-    checkpointer.close()
-  return gan, int(step), state
-
-
-def load_run(workdir: str, step: Optional[int] = None, seed_index: int = 0,
-             log: Callable[[str], None] = lambda message: None) -> Run:
-  """Opens a trained run: its config, models and checkpoint ``step`` (newest good if None).
-
-  A run of several seeds trained together (``num_seeds > 1``) holds one state per seed;
-  ``seed_index`` picks one (seed ``config.seed + seed_index``).
-
-  Raises:
-    gan.config.ConfigError: ``workdir`` holds no training run, or no such seed.
-    CheckpointError: no checkpoint yet, ``step`` has none, or none is usable.
-  """
-  config = workdir_lib.load_config(workdir)
-  gan, step, state = restore_run(workdir, config, step, log)
-  num_seeds = int(config.get("num_seeds", 1))
-  if not 0 <= seed_index < num_seeds:
-    raise config_lib.ConfigError(f"seed_index={seed_index}: {workdir} trained {num_seeds} "
-                                 f"seed(s); pick an index in [0, {num_seeds}).")
-  if num_seeds > 1:
-    state = jax.tree.map(lambda x: x[seed_index], state)
-  return Run(workdir=workdir, config=config, gan=gan, step=step, state=state)

@@ -58,8 +58,8 @@ import orbax.checkpoint as ocp
 
 from gan import batching
 from gan import checkpointing
-from gan import config as config_lib
 from gan import data
+from gan.errors import ConfigError, MissingFileError
 
 CLASSIFIER_VERSION = 1
 ARCHITECTURE = "mnist_cnn_v1"
@@ -396,7 +396,7 @@ def load_exported_classifier(path: str, sha256: Optional[str] = None) -> Classif
     ValueError: the file fails its SHA-256, or does not hold this architecture's variables.
   """
   if not os.path.isfile(path):
-    raise FileNotFoundError(f"No classifier weights at {path}.")
+    raise MissingFileError(f"No classifier weights at {path}.")
   if sha256 is not None and file_sha256(path) != sha256:
     raise ValueError(f"{path} fails its SHA-256 check (expected {sha256}): the file was changed "
                      "or damaged. Reinstall jaxgan (or restore the file from the repository).")
@@ -457,7 +457,7 @@ def _check_recipe(metadata: Mapping[str, Any], expected_recipe: Optional[Mapping
 def _load_classifier(directory: str, expected_recipe: Optional[Mapping[str, Any]],
                      log: Callable[[str], None] = lambda message: None) -> Classifier:
   if not os.path.isdir(directory):
-    raise FileNotFoundError(f"No saved classifier in {directory}.")
+    raise MissingFileError(f"No saved classifier in {directory}.")
   if _has_legacy_layout(directory):
     return _convert_legacy_layout(directory, expected_recipe, log)
   try:
@@ -532,7 +532,7 @@ def _check_writable(directory: str) -> None:
   while not os.path.exists(existing):
     existing = os.path.dirname(existing)
   if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-    raise config_lib.ConfigError(
+    raise ConfigError(
         f"The MNIST evaluation classifier has to be trained, but it could not be saved to "
         f"{directory}: {existing} is not a writable directory. Set $JAXGAN_CACHE to a writable "
         "directory (or fix its permissions) and run again.")

@@ -35,6 +35,7 @@ from gan import latent
 from gan import losses
 from gan import models
 from gan import step as step_lib
+from gan import workdir as workdir_lib
 
 # Changing these does not change what a resumed run computes.
 RESUME_FREE_FIELDS = ("num_steps", "num_epochs")  # a run (GAN or autoencoder) may be extended
@@ -313,11 +314,16 @@ def check_field(name: str, value: Any) -> None:
   _require(FIELDS[name].accepts(value), FIELDS[name].message(name, value))
 
 
-def check_config(config: ml_collections.ConfigDict) -> None:
+def check_config(config: ml_collections.ConfigDict
+                 ) -> tuple[step_lib.GAN, step_lib.Schedule]:
   """Raises `ConfigError` naming the first field that cannot work and what would.
 
   Every field is checked by itself (`FIELDS`), then the combinations: the batch over devices
   and packs, labelled data for a conditional GAN, the model on the dataset, the objective.
+
+  Returns:
+    What checking it built: the objective (`build_gan`) and its schedule over every device
+    (`resolve_schedule`), so that a caller need not build them again.
   """
   for name in config.keys():
     if name not in FIELDS:
@@ -366,6 +372,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   _check_objective(config, gan)
   schedule = resolve_schedule(config, num_devices=devices)
   _check_xla_options(schedule)
+  return gan, schedule
 
 
 def _check_objective(config: ml_collections.ConfigDict, gan: step_lib.GAN) -> None:
@@ -416,3 +423,14 @@ def config_differences(saved: dict, current: dict) -> list[str]:
   a = {**{k: v for k, v in ADDED_FIELDS.items() if k in b}, **a}
   return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
           for k in sorted(set(a) | set(b)) if k not in RESUME_FREE_FIELDS and a.get(k) != b.get(k)]
+
+
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+  """A config saved in a workdir's ``config.json``, as today's config."""
+  return ml_collections.ConfigDict(saved)
+
+
+def load_saved(workdir: str) -> ml_collections.ConfigDict:
+  """The config a training run saved in ``workdir`` (`from_saved`); `ConfigError` when there is
+  none or it is damaged."""
+  return from_saved(workdir_lib.read_config(workdir))

@@ -33,3 +33,7 @@ class WriteError(Error, RuntimeError):
 
 class DatasetNotAvailableError(Error, RuntimeError):
   """A dataset cannot be had here (offline, not prepared, or not installed)."""
+
+
+class MissingFileError(Error, FileNotFoundError):
+  """A file or directory the work needs is not there (weights, a dataset file, a saved tree)."""

@@ -5,7 +5,9 @@ seeds); each dict is one run, named by its overrides (``loss=hinge,seed=2``) and
 ``<root>/<name>``. `parse_grid` reads ``--grid field=v1,v2`` the same way, each value checked as
 `gan.config.check_config` checks it; a tuple value is written in parentheses
 (``mlp_hidden=(64,64),(128,128)``). `aggregate` groups finished runs by their setting (the
-overrides without the seed) and reports each metric as mean ± standard error over the seeds.
+overrides without the seed, a dict) and the step they stand at, and reports each metric as
+mean ± standard error over the seeds. Rows are keyed by ``(setting, step)`` as data, never by a
+formatted string; a config's paper values are keyed by override dicts (`paper_value`).
 """
 
 from __future__ import annotations
@@ -40,9 +42,36 @@ def run_name(overrides: Mapping[str, Any]) -> str:
   return ",".join(f"{k}={format_value(v)}" for k, v in overrides.items()).replace("/", "_")
 
 
+def setting_of(overrides: Mapping[str, Any]) -> dict:
+  """A run's overrides without its seed fields: runs of one setting share it."""
+  return {k: v for k, v in overrides.items() if k not in SEED_FIELDS}
+
+
 def setting_name(overrides: Mapping[str, Any]) -> str:
-  """The run name without its seed fields: runs of one setting share it."""
-  return run_name({k: v for k, v in overrides.items() if k not in SEED_FIELDS})
+  """The run name without its seed fields: how a table shows a setting."""
+  return run_name(setting_of(overrides))
+
+
+def _frozen(value: Any) -> Any:
+  return tuple(_frozen(v) for v in value) if isinstance(value, (tuple, list)) else value
+
+
+def setting_key(setting: Mapping[str, Any]) -> tuple:
+  """A setting as a hashable key, its fields in their order (lists read as tuples, as JSON
+  returns them)."""
+  return tuple((k, _frozen(v)) for k, v in setting.items())
+
+
+def paper_value(paper: Sequence[tuple[Mapping[str, Any], Mapping[str, str]]],
+                setting: Mapping[str, Any], metric: str) -> Optional[str]:
+  """The paper's value of ``metric`` for ``setting``: ``paper`` is a config's
+  ``paper_results()``, ``[(overrides, {metric: "6.3 ± 0.5"}), ...]``, matched when the overrides
+  equal the setting (field order aside); None where the paper gives none."""
+  wanted = dict(setting_key(setting))
+  for overrides, values in paper or ():
+    if dict(setting_key(overrides)) == wanted and metric in values:
+      return values[metric]
+  return None
 
 
 def parse_seeds(text: Optional[str]) -> Optional[list[int]]:
@@ -191,36 +220,42 @@ def mean_and_standard_error(values: Sequence[float]) -> tuple[float, float]:
 
 def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]] = None
               ) -> list[dict]:
-  """Groups per-seed results by setting; one row per setting, in first-seen order.
+  """Groups per-seed results by (setting, step); one row per group, in first-seen order.
 
   Args:
-    runs: ``{'setting': str, 'values': [{metric: value}, ...]}`` per run (one dict per seed the
-      run trained), optionally with ``'run_values': {metric: value}``, metrics of the run as a
-      whole (its wall time, shared by the seeds it trained together), averaged over runs.
+    runs: ``{'setting': {field: value}, 'values': [{metric: value}, ...]}`` per run (one dict
+      per seed the run trained), optionally with ``'step'`` (a trend: the step the values stand
+      at; runs of one setting at different steps make different rows) and ``'run_values':
+      {metric: value}``, metrics of the run as a whole (its wall time, shared by the seeds it
+      trained together), averaged over runs.
     metrics: which metrics to report (default: every metric of the first run, sorted, then the
       run metrics).
 
   Returns:
-    ``[{'setting', 'n', 'metrics': {metric: (mean, standard_error)}, 'counts': {metric: k},
-    'runs': r}]``: a per-seed metric's mean and error are over the k seeds where it is finite, a
-    run metric's over the setting's r runs. A run without metrics (an empty or None entry)
-    counts no seed, and a setting with none makes no row.
+    ``[{'setting', 'step', 'name', 'n', 'metrics': {metric: (mean, standard_error)}, 'counts':
+    {metric: k}, 'runs': r}]`` (``name``: the setting as `setting_name` shows it; ``step``:
+    None outside a trend): a per-seed metric's mean and error are over the k seeds where it is
+    finite, a run metric's over the group's r runs. A run without metrics (an empty or None
+    entry) counts no seed, and a group with none makes no row.
   """
-  groups: dict[str, list[dict]] = {}
-  run_groups: dict[str, list[dict]] = {}
+  groups: dict[tuple, list[dict]] = {}
+  run_groups: dict[tuple, list[dict]] = {}
+  settings: dict[tuple, tuple[dict, Optional[int]]] = {}
   for run in runs:
     values = [v for v in run["values"] or [] if v]
     if values:
-      groups.setdefault(run["setting"], []).extend(values)
-      run_groups.setdefault(run["setting"], []).append(run.get("run_values") or {})
+      key = (setting_key(run["setting"]), run.get("step"))
+      settings.setdefault(key, (dict(run["setting"]), run.get("step")))
+      groups.setdefault(key, []).extend(values)
+      run_groups.setdefault(key, []).append(run.get("run_values") or {})
   if metrics is None:
     first = next((v for vs in groups.values() for v in vs), {})
     first_run = next((v for vs in run_groups.values() for v in vs), {})
     metrics = sorted(k for k, v in first.items() if isinstance(v, (int, float)))
     metrics += sorted(k for k in first_run if k not in metrics)
   rows = []
-  for setting, values in groups.items():
-    per_run = run_groups[setting]
+  for key, values in groups.items():
+    per_run = run_groups[key]
     metric_values, counts = {}, {}
     for m in metrics:
       # A metric undefined for a seed (NaN: e.g. the reverse KL of a seed with no high-quality
@@ -229,8 +264,9 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
       finite = [float(v[m]) for v in source if v.get(m) is not None and math.isfinite(v[m])]
       metric_values[m] = mean_and_standard_error(finite)
       counts[m] = len(finite) if source is values else len(values)
-    rows.append(dict(setting=setting, n=len(values), metrics=metric_values, counts=counts,
-                     runs=len(per_run)))
+    setting, step = settings[key]
+    rows.append(dict(setting=setting, step=step, name=run_name(setting), n=len(values),
+                     metrics=metric_values, counts=counts, runs=len(per_run)))
   return rows
 
 
@@ -242,7 +278,7 @@ def results_line(results: Optional[Mapping[str, Any]]) -> str:
   for key, what in (("eval_per_seed", "final evaluation"), ("train_per_seed", "training")):
     values = [v for v in results.get(key) or [] if v]
     if values:
-      means = aggregate([dict(setting="", values=values)])[0]["metrics"]
+      means = aggregate([dict(setting={}, values=values)])[0]["metrics"]
       shown = " ".join(f"{m}={mean:.4g}" for m, (mean, _) in means.items())
       seeds = f", mean of {len(values)} seeds" if len(values) > 1 else ""
       return f"{shown} ({what}{seeds})"
@@ -256,44 +292,53 @@ def _shown(mean: float, error: float) -> str:
   return f"{mean:.{digits}f}" + ("" if math.isnan(error) else f" ± {error:.{digits}f}")
 
 
+def _has_steps(rows: Sequence[Mapping[str, Any]]) -> bool:
+  return any(r.get("step") is not None for r in rows)
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]],
-                   paper: Optional[Mapping[str, Mapping[str, str]]] = None) -> str:
-  """Rows of `aggregate` as Markdown: mean ± s.e. per metric, n seeds, the paper's value beside
-  ours where ``paper[setting][metric]`` names one."""
+                   paper: Optional[Sequence[tuple[Mapping[str, Any], Mapping[str, str]]]] = None
+                   ) -> str:
+  """Rows of `aggregate` as Markdown: the setting (and step, for a trend), n seeds, mean ± s.e.
+  per metric, and the paper's value beside ours where ``paper`` (`paper_value`) gives one."""
   if not rows:
     return "(no finished runs)"
   metrics = list(rows[0]["metrics"])
-  with_paper = [m for m in metrics if paper and any(m in paper.get(r["setting"], {})
-                                                    for r in rows)]
-  header = ["setting", "seeds"]
+  with_paper = [m for m in metrics
+                if any(paper_value(paper, r["setting"], m) is not None for r in rows)]
+  steps = _has_steps(rows)
+  header = ["setting"] + (["step"] if steps else []) + ["seeds"]
   for m in metrics:
     header.append(m)
     if m in with_paper:
       header.append(f"{m} (paper)")
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for row in rows:
-    cells = [row["setting"], str(row["n"])]
+    cells = [row["name"]] + ([str(row["step"])] if steps else []) + [str(row["n"])]
     for m in metrics:
       count = row.get("counts", {}).get(m, row["n"])
       cells.append(_shown(*row["metrics"][m]) +
                    (f" ({count} of {row['n']})" if 0 < count < row["n"] else ""))
       if m in with_paper:
-        cells.append((paper or {}).get(row["setting"], {}).get(m, "–"))
+        cells.append(paper_value(paper, row["setting"], m) or "–")
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
 
 def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
-  """Rows of `aggregate` as CSV: setting, n, then ``<metric>_mean``, ``<metric>_se`` and
-  ``<metric>_n`` (the seeds where it is finite) columns; empty where undefined (the standard
-  error of one seed)."""
+  """Rows of `aggregate` as CSV: setting (and step, for a trend), n, then ``<metric>_mean``,
+  ``<metric>_se`` and ``<metric>_n`` (the seeds where it is finite) columns; empty where
+  undefined (the standard error of one seed)."""
   if not rows:
     return "setting,n\n"
   metrics = list(rows[0]["metrics"])
-  header = ["setting", "n"] + [f"{m}_{part}" for m in metrics for part in ("mean", "se", "n")]
+  steps = _has_steps(rows)
+  header = (["setting"] + (["step"] if steps else []) + ["n"] +
+            [f"{m}_{part}" for m in metrics for part in ("mean", "se", "n")])
   lines = [",".join(header)]
   for row in rows:
-    cells = ['"' + row["setting"].replace('"', '""') + '"', str(row["n"])]
+    cells = (['"' + row["name"].replace('"', '""') + '"'] + ([str(row["step"])] if steps else [])
+             + [str(row["n"])])
     for m in metrics:  # an empty cell where there is no number (one seed has no s.e.)
       cells += ["" if math.isnan(v) else repr(v) for v in row["metrics"][m]]
       cells.append(str(row.get("counts", {}).get(m, row["n"])))
@@ -301,22 +346,17 @@ def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
   return "\n".join(lines) + "\n"
 
 
-TREND_SEPARATOR = " @ "  # a trend row's setting: '<setting> @ <step>'
-
-
 def plot_trend(rows: Sequence[Mapping[str, Any]], metric: str, path: str,
                target: Optional[float] = None, title: str = "") -> None:
-  """Draws ``metric`` of a trend's rows (`aggregate` over ``'<setting> @ <step>'`` entries)
-  against the wall time the runs took to reach each step, one line per setting with its
+  """Draws ``metric`` of a trend's rows (`aggregate` over runs with a ``step``) against the wall time the runs took to reach each step, one line per setting with its
   mean ± s.e. over seeds as a band, into the PNG ``path``; ``target`` draws a dashed level.
   Settings whose runs did not record wall times are drawn against steps in a second panel."""
   from gan import images  # pylint: disable=g-import-not-at-top (matplotlib only here)
   series: dict[str, list] = {}
   for row in rows:
-    setting, _, step = row["setting"].rpartition(TREND_SEPARATOR)
     mean, error = row["metrics"].get(metric, (math.nan, math.nan))
     wall = row["metrics"].get("wall_seconds", (math.nan, math.nan))[0]
-    series.setdefault(setting, []).append((int(step), wall / 60, mean, error))
+    series.setdefault(row["name"], []).append((int(row["step"]), wall / 60, mean, error))
   timed = {s: p for s, p in series.items() if all(math.isfinite(w) for _, w, _, _ in p)}
   untimed = {s: p for s, p in series.items() if s not in timed}
   panels = [(timed, 1, "wall time (minutes, this machine)"), (untimed, 0, "step")]
@@ -327,7 +367,7 @@ def plot_trend(rows: Sequence[Mapping[str, Any]], metric: str, path: str,
     for setting, points in group.items():
       points = np.asarray(sorted(points), np.float64)
       x, mean, error = points[:, column], points[:, 2], np.nan_to_num(points[:, 3])
-      line, = ax.plot(x, mean, marker="o", ms=3, lw=1.4, label=setting or "(base)")
+      line, = ax.plot(x, mean, marker="o", ms=3, lw=1.4, label=setting)
       ax.fill_between(x, mean - error, mean + error, color=line.get_color(), alpha=0.2, lw=0)
     if target is not None:
       ax.axhline(target, color="0.3", lw=0.9, ls="--", label=f"target {target:g}")

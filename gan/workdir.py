@@ -1,4 +1,12 @@
-"""A training run's workdir: what it holds, and the one door a run goes through to write into it.
+"""A run's workdir and a sweep's root: the one owner of every file they hold.
+
+Every file a run or a sweep writes has one reader and one writer here: ``config.json``
+(`saved_config` / `read_config`, written by `Claim.commit`), ``results.json`` (`read_results` /
+`write_results`), ``eval.jsonl`` (`read_eval_history` / `append_eval`), ``metrics.jsonl``
+(`read_metrics`; rows written by `gan.writers.MetricWriter` under `METRICS_FILE`) and a sweep
+root's ``sweep.json`` (`read_sweep` / `write_sweep`). Storage sits on the ground floor: it
+knows the files' layout, not what a config means (comparing configs is `gan.config`'s, and the
+caller hands `claim` the comparison).
 
 A workdir belongs to one experiment. `claim` is the door: it checks the path and the kind of
 every entry a run writes, takes the workdir's lock (one trainer at a time), and compares the
@@ -22,20 +30,26 @@ import errno
 import fcntl
 import json
 import os
-from typing import Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import ml_collections
 
-from gan import config as config_lib
-from gan.config import ConfigError
+from gan.errors import ConfigError
 
 CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+METRICS_FILE = "metrics.jsonl"
+# One line per evaluation during training (``eval_every``) and the final one: ``{"step": s,
+# "eval_per_seed": [...], "wall_seconds": t}``. A step evaluated again after a resume is read as
+# its last line.
+EVAL_FILE = "eval.jsonl"
+SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".lock"
 # Entries a run writes, by the kind they must be. Anything else in the workdir is left alone.
 DIRECTORIES = ("checkpoints", "damaged_checkpoints", "samples", "tensorboard", "eval")
-FILES = (CONFIG_FILE, "metrics.jsonl", "eval.jsonl", "results.json", LOCK_FILE)
+FILES = (CONFIG_FILE, METRICS_FILE, EVAL_FILE, RESULTS_FILE, LOCK_FILE)
 # Entries whose presence means a run has trained here.
-_RUN_EVIDENCE = ("checkpoints", "results.json", "metrics.jsonl")
+_RUN_EVIDENCE = ("checkpoints", RESULTS_FILE, METRICS_FILE)
 
 
 _FIX = "move it aside, or pass another --workdir"
@@ -87,8 +101,9 @@ def saved_config(workdir: str) -> Optional[dict]:
   return read_json_object(path, "a saved config")
 
 
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config a training run saved in ``workdir``, for commands that read a finished run."""
+def read_config(workdir: str) -> dict:
+  """The config a training run saved in ``workdir`` (as saved: `gan.config.from_saved` turns it
+  into today's config), for commands that read a finished run."""
   if not os.path.lexists(workdir):
     raise ConfigError(f"--workdir {workdir} holds no training run (there is no such directory); "
                       "pass the workdir given to experiments.train.")
@@ -99,7 +114,88 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   if saved is None:
     raise ConfigError(f"--workdir {workdir} holds no training run (no {CONFIG_FILE}); pass the "
                       f"workdir given to experiments.train.")
-  return ml_collections.ConfigDict(saved)
+  return saved
+
+
+def _write_json_atomically(path: str, value: Any) -> None:
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    json.dump(value, f, indent=2, sort_keys=True)
+  os.replace(path + ".tmp", path)
+
+
+def read_results(workdir: str, what: str = "a run's results") -> Optional[dict]:
+  """The ``results.json`` a finished run wrote, or None; `ConfigError` if it is damaged."""
+  path = os.path.join(workdir, RESULTS_FILE)
+  if not os.path.lexists(path):
+    return None
+  return read_json_object(path, what)
+
+
+def write_results(workdir: str, results: Mapping[str, Any]) -> None:
+  """Writes ``results.json`` atomically (a reader sees the old file or the new one)."""
+  _write_json_atomically(os.path.join(workdir, RESULTS_FILE), dict(results))
+
+
+def _read_step_rows(path: str) -> dict[int, dict]:
+  """``{step: its last row}`` of a ``{"step": ...}`` JSON-lines file, in step order; a line cut
+  short by a kill is skipped; empty without the file."""
+  rows = {}
+  if os.path.isfile(path):
+    with open(path, encoding="utf-8") as f:
+      for line in f:
+        try:
+          row = json.loads(line)
+        except json.JSONDecodeError:
+          continue
+        if isinstance(row, dict) and "step" in row:
+          rows[int(row["step"])] = row
+  return dict(sorted(rows.items()))
+
+
+def read_eval_history(workdir: str) -> dict[int, dict]:
+  """``{step: its last line of eval.jsonl}`` in step order (``eval_per_seed``, and
+  ``wall_seconds`` where it was logged); empty without the file."""
+  return _read_step_rows(os.path.join(workdir, EVAL_FILE))
+
+
+def append_eval(workdir: str, step: int, eval_per_seed: Sequence[Mapping[str, Any]],
+                wall_seconds: float) -> None:
+  """Appends one evaluation to ``eval.jsonl``: ``wall_seconds`` is how long the run (this
+  invocation) had been going when it evaluated ``step``."""
+  with open(os.path.join(workdir, EVAL_FILE), "a", encoding="utf-8") as f:
+    f.write(json.dumps(dict(step=int(step), eval_per_seed=list(eval_per_seed),
+                            wall_seconds=round(wall_seconds, 1)), sort_keys=True) + "\n")
+
+
+def read_metrics(workdir: str) -> dict[int, dict]:
+  """``{step: its last row of metrics.jsonl}`` in step order; empty without the file."""
+  return _read_step_rows(os.path.join(workdir, METRICS_FILE))
+
+
+def read_sweep(root: str) -> dict:
+  """The ``sweep.json`` of a sweep root: ``{"config": path, "flag_overrides": [...], "runs":
+  [{"name", "overrides"}, ...]}``; `ConfigError` if there is none or it is damaged."""
+  path = os.path.join(root, SWEEP_FILE)
+  if not os.path.isfile(path):
+    raise ConfigError(f"--root {root} holds no sweep (no {SWEEP_FILE}); pass the --root given "
+                      "to experiments.sweep.")
+  record = read_json_object(path, "a sweep's record")
+  runs = record.get("runs")
+  if not isinstance(runs, list) or not all(
+      isinstance(r, dict) and isinstance(r.get("name"), str) and
+      isinstance(r.get("overrides"), dict) for r in runs):
+    raise ConfigError(f"{path} has no list of runs with a name and overrides each: it was "
+                      "damaged. Run the sweep's command again to rewrite it.")
+  return record
+
+
+def write_sweep(root: str, config_path: str, flag_overrides: Sequence[str],
+                runs: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+  """Writes ``<root>/sweep.json`` atomically: the config file, the ``--config.*`` flags and each
+  run's name and overrides."""
+  _write_json_atomically(os.path.join(root, SWEEP_FILE), dict(
+      config=os.path.abspath(config_path), flag_overrides=list(flag_overrides),
+      runs=[dict(name=name, overrides=dict(overrides)) for name, overrides in runs]))
 
 
 def _has_run(workdir: str) -> list[str]:
@@ -181,8 +277,12 @@ def _lock(workdir: str) -> int:
   return fd
 
 
-def claim(config: ml_collections.ConfigDict, workdir: str, is_main: bool = True) -> Claim:
+def claim(config: ml_collections.ConfigDict, workdir: str, is_main: bool = True, *,
+          differences: Callable[[dict], list[str]]) -> Claim:
   """Checks ``workdir`` for ``config`` and locks it; see the module docstring.
+
+  ``differences(saved)`` lists how a saved config differs from ``config`` in what it computes
+  (``'field: old -> new'``; `gan.config.config_differences`); any difference is refused.
 
   Only process 0 (``is_main``) creates, locks and writes; the other processes of a multi-process
   run check the saved config only.
@@ -218,7 +318,7 @@ def claim(config: ml_collections.ConfigDict, workdir: str, is_main: bool = True)
             "so the config they were trained with is unknown and resuming could mix two "
             f"experiments. Put its {CONFIG_FILE} back, or pass another --workdir.")
     else:
-      diffs = config_lib.config_differences(saved, config.to_dict())
+      diffs = differences(saved)
       if diffs:
         raise ConfigError(
             f"--workdir {workdir} holds a run with a different config; resuming it with this "

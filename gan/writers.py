@@ -18,7 +18,8 @@ from typing import Iterator, Mapping, Optional
 import numpy as np
 
 
-from gan.errors import WriteError  # pylint: disable=unused-import (raised here; its home)
+from gan import workdir as workdir_lib
+from gan.errors import WriteError
 
 
 @contextlib.contextmanager
@@ -73,7 +74,7 @@ class MetricWriter:
       logdir = os.path.join(workdir, "tensorboard")
       with reporting_write_errors(logdir):
         self._tb = _EventFile(logdir, purge_step)
-      self._jsonl_path = os.path.join(workdir, "metrics.jsonl")
+      self._jsonl_path = os.path.join(workdir, workdir_lib.METRICS_FILE)
       with reporting_write_errors(self._jsonl_path):
         self._jsonl = open(self._jsonl_path, "a", encoding="utf-8")
 

@@ -18,6 +18,7 @@ from gan import config as config_lib
 from gan import data
 from gan import loop
 from gan import step as step_lib
+from gan import workdir as workdir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -228,7 +229,7 @@ def test_finished_run_returns_its_stored_results(tmp_path, data_dir):
   again = loop.train_and_evaluate(config, workdir, log=messages.append, progress=False)
   assert again == first and np.isfinite(first["d_loss"])
   assert any("Nothing to do" in m for m in messages)
-  assert loop.read_results(workdir)["train_per_seed"][0] == first
+  assert workdir_lib.read_results(workdir)["train_per_seed"][0] == first
 
 
 def test_a_run_that_cannot_start_claims_nothing(tmp_path):
@@ -248,7 +249,7 @@ def test_a_batch_larger_than_the_data_claims_nothing(tmp_path, data_dir):
   assert not os.path.exists(workdir)
   loop.train_and_evaluate(tiny_config(data_dir, model="mlp", num_steps=2, sample_every=0),
                           workdir, log=lambda m: None, progress=False)  # the corrected command
-  assert loop.read_results(workdir)["step"] == 2
+  assert workdir_lib.read_results(workdir)["step"] == 2
 
 
 def test_resume_rewrites_only_the_replayed_steps_and_never_a_longer_run(tmp_path, data_dir):

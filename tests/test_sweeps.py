@@ -17,6 +17,7 @@ from experiments.configs import toy_ring
 from gan import config as config_lib
 from gan import loop
 from gan import sweeps
+from gan import workdir as workdir_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -140,14 +141,15 @@ def test_mean_and_standard_error_by_hand():
 
 
 def test_aggregate_groups_seeds_by_setting_and_formats_tables():
-  runs = [dict(setting="pack=1", values=[{"modes": 6.0, "kl": 0.5}]),
-          dict(setting="pack=2", values=[{"modes": 8.0, "kl": 0.1}, {"modes": 7.0, "kl": 0.2}]),
-          dict(setting="pack=1", values=[{"modes": 7.0, "kl": 0.3}])]
+  runs = [dict(setting={"pack": 1}, values=[{"modes": 6.0, "kl": 0.5}]),
+          dict(setting={"pack": 2}, values=[{"modes": 8.0, "kl": 0.1}, {"modes": 7.0, "kl": 0.2}]),
+          dict(setting={"pack": 1}, values=[{"modes": 7.0, "kl": 0.3}])]
   rows = sweeps.aggregate(runs)
-  assert [(r["setting"], r["n"]) for r in rows] == [("pack=1", 2), ("pack=2", 2)]
+  assert [(r["setting"], r["name"], r["n"]) for r in rows] == [({"pack": 1}, "pack=1", 2),
+                                                                ({"pack": 2}, "pack=2", 2)]
   np.testing.assert_allclose(rows[0]["metrics"]["modes"], (6.5, 0.5))
   np.testing.assert_allclose(rows[1]["metrics"]["kl"], (0.15, 0.05))
-  table = sweeps.markdown_table(rows, paper={"pack=2": {"modes": "7.9 ± 0.1"}})
+  table = sweeps.markdown_table(rows, paper=[({"pack": 2}, {"modes": "7.9 ± 0.1"})])
   assert table.splitlines() == [
       "| setting | seeds | kl | modes | modes (paper) |", "|---|---|---|---|---|",
       "| pack=1 | 2 | 0.400 ± 0.100 | 6.500 ± 0.500 | – |",
@@ -160,7 +162,7 @@ def test_aggregate_groups_seeds_by_setting_and_formats_tables():
 def test_a_metric_undefined_for_a_seed_is_left_out_and_counted():
   """The reverse KL of a seed with no high-quality sample is NaN: the mean is over the others,
   and the table says over how many."""
-  runs = [dict(setting="pack=4", values=[{"kl": math.nan, "modes": 0},
+  runs = [dict(setting={"pack": 4}, values=[{"kl": math.nan, "modes": 0},
                                          {"kl": 1.0, "modes": 4}, {"kl": 2.0, "modes": 2}])]
   rows = sweeps.aggregate(runs)
   np.testing.assert_allclose(rows[0]["metrics"]["kl"], (1.5, 0.5))
@@ -171,13 +173,14 @@ def test_a_metric_undefined_for_a_seed_is_left_out_and_counted():
 
 
 def test_runs_without_metrics_make_no_rows_and_no_nan():
-  runs = [dict(setting="a", values=[{"modes": 6.0}]), dict(setting="a", values=[None, {}]),
-          dict(setting="b", values=None), dict(setting="c", values=[])]
+  runs = [dict(setting={"a": 1}, values=[{"modes": 6.0}]),
+          dict(setting={"a": 1}, values=[None, {}]),
+          dict(setting={"b": 1}, values=None), dict(setting={"c": 1}, values=[])]
   rows = sweeps.aggregate(runs)
-  assert [(r["setting"], r["n"]) for r in rows] == [("a", 1)]
+  assert [(r["name"], r["n"]) for r in rows] == [("a=1", 1)]
   assert "nan" not in sweeps.csv_table(rows) and sweeps.csv_table(rows).splitlines()[1] == (
-      '"a",1,6.0,,1')
-  assert sweeps.markdown_table(rows).splitlines()[-1] == "| a | 1 | 6.000 |"
+      '"a=1",1,6.0,,1')
+  assert sweeps.markdown_table(rows).splitlines()[-1] == "| a=1 | 1 | 6.000 |"
 
 
 def test_results_line_says_what_a_run_holds():
@@ -239,13 +242,14 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
       ["| loss=hinge @ 2", "2"], ["| loss=hinge @ 4", "2"]]
   final_modes = [r["eval_per_seed"][0]["modes"] for n, r in results.items() if "hinge" in n]
   assert rows[3].split(" | ")[2] == sweeps.markdown_table(sweeps.aggregate(
-      [dict(setting="x", values=[dict(modes=m) for m in final_modes])])).splitlines()[-1].split(
+      [dict(setting={"x": 1}, values=[dict(modes=m) for m in final_modes])])).splitlines()[-1].split(
           " | ")[2].rstrip(" |")
   assert os.path.isfile(os.path.join(root, "trend.csv"))
   # Each evaluation records how long its run's invocation had been going: later steps later,
   # except in the resumed run, whose step 4 counts from the resumption.
   for name in names:
-    wall = loop.read_eval_wall_seconds(os.path.join(root, name))
+    wall = {step: row["wall_seconds"]
+            for step, row in workdir_lib.read_eval_history(os.path.join(root, name)).items()}
     assert list(wall) == [2, 4] and min(wall.values()) > 0
     assert name == names[0] or wall[2] < wall[4]
   with open(os.path.join(root, "trend_modes.png"), "rb") as f:
@@ -253,9 +257,9 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
 
 
 def test_plot_trend_draws_timed_and_untimed_settings(tmp_path):
-  runs = [dict(setting=f"lr=1{sweeps.TREND_SEPARATOR}{step}", values=[{"fid": 50.0 / step}],
+  runs = [dict(setting={"lr": 1}, step=step, values=[{"fid": 50.0 / step}],
                run_values={"wall_seconds": 30.0 * step}) for step in (1, 2, 3)]
-  runs += [dict(setting=f"lr=2{sweeps.TREND_SEPARATOR}{step}", values=[{"fid": 9.0}, {"fid": 7.0}])
+  runs += [dict(setting={"lr": 2}, step=step, values=[{"fid": 9.0}, {"fid": 7.0}])
            for step in (2, 4)]
   rows = sweeps.aggregate(runs, ["fid", "wall_seconds"])
   path = str(tmp_path / "trend.png")
@@ -270,11 +274,12 @@ def test_plot_trend_draws_timed_and_untimed_settings(tmp_path):
 
 def test_run_metrics_average_over_runs_not_seeds():
   """A run's wall time is shared by the seeds it trained together: one value per run."""
-  runs = [dict(setting="a", values=[{"fid": 1.0}] * 10, run_values={"wall_seconds": 200.0}),
-          dict(setting="b", values=[{"fid": 2.0}], run_values={"wall_seconds": 100.0}),
-          dict(setting="b", values=[{"fid": 4.0}], run_values={"wall_seconds": 140.0})]
+  runs = [dict(setting={"s": "a"}, values=[{"fid": 1.0}] * 10,
+               run_values={"wall_seconds": 200.0}),
+          dict(setting={"s": "b"}, values=[{"fid": 2.0}], run_values={"wall_seconds": 100.0}),
+          dict(setting={"s": "b"}, values=[{"fid": 4.0}], run_values={"wall_seconds": 140.0})]
   rows = sweeps.aggregate(runs)
   assert [r["runs"] for r in rows] == [1, 2]
   np.testing.assert_allclose(rows[1]["metrics"]["wall_seconds"], (120.0, 20.0))
   assert sweeps.markdown_table(rows).splitlines()[2:] == [
-      "| a | 10 | 1.000 ± 0.000 | 200.00 |", "| b | 2 | 3.000 ± 1.000 | 120.00 ± 20.00 |"]
+      "| s=a | 10 | 1.000 ± 0.000 | 200.00 |", "| s=b | 2 | 3.000 ± 1.000 | 120.00 ± 20.00 |"]

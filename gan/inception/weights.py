@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan.errors import MissingFileError
 from gan.inception.network import INPUT_SIZE, InceptionV3
 
 FID_WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -503,13 +504,13 @@ def _as_state_dict(obj: Any, path: str) -> dict[str, np.ndarray]:
 
 def _check_path(path: Optional[str | os.PathLike]) -> str:
   if path is None or str(path) == "":
-    raise FileNotFoundError("No Inception weights file was given. " + _HOW_TO_GET_WEIGHTS)
+    raise MissingFileError("No Inception weights file was given. " + _HOW_TO_GET_WEIGHTS)
   path = os.fspath(path)
   if not os.path.exists(path):
-    raise FileNotFoundError(f"Inception weights file {path!r} does not exist. "
+    raise MissingFileError(f"Inception weights file {path!r} does not exist. "
                             + _HOW_TO_GET_WEIGHTS)
   if os.path.isdir(path):
-    raise FileNotFoundError(f"Inception weights path {path!r} is a directory; point at the file "
+    raise MissingFileError(f"Inception weights path {path!r} is a directory; point at the file "
                             f"itself ({FID_WEIGHTS_FILENAME}). " + _HOW_TO_GET_WEIGHTS)
   return path
 
