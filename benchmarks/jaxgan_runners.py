@@ -18,12 +18,17 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan import config as config_lib
+from gan import models
 from gan import step as step_lib
 
 
 def make_config(config: dict) -> ml_collections.ConfigDict:
-  """A `ConfigDict` from a plain dict (tuples kept as tuples)."""
-  return ml_collections.ConfigDict(dict(config))
+  """A `ConfigDict` from a plain dict (tuples kept as tuples). The model family's settings may
+  be named flat (``d_dropout=0.0``), as a config saved before ``model_args`` names them
+  (`gan.config.upgrade_saved`); the others are the family's defaults."""
+  config = config_lib.upgrade_saved(config)
+  config.setdefault("model_args", models.default_args(config["model"]))
+  return ml_collections.ConfigDict(config)
 
 
 def build(config: dict) -> tuple[step_lib.GAN, step_lib.Schedule]:

@@ -42,7 +42,7 @@ class TorchToyGAN:
 
   Args:
     batch_size: examples per D update.
-    hidden: hidden widths of both G and D (jaxgan's ``mlp_hidden``).
+    hidden: hidden widths of both G and D (jaxgan's ``model_args.hidden``).
     latent_dim: z's size.
     data_dim: the data's size (2 for the 2-D toys).
     learning_rate: Adam's step size for both networks.

@@ -1,8 +1,10 @@
 """What every command line of `experiments` shares: multi-process start-up and error reporting.
 
-A mistake a person can fix (a bad config value, a missing dataset or checkpoint, a diverged run)
-ends the program with one line on stderr saying what is wrong and what would be right, and exit
-status 2 -- no traceback unless --debug.
+A mistake a person can fix (a bad config value, a missing dataset or checkpoint, a diverged run:
+an error of the project's own types, `gan.errors.Error`) ends the program with one line on
+stderr saying what is wrong and what would be right, and exit status 2 -- no traceback unless
+--debug. Any other exception is a bug: it keeps its traceback, followed by a line saying how to
+report it.
 """
 
 import logging
@@ -13,11 +15,9 @@ from typing import Callable, Optional
 EXIT_USER_ERROR = 2
 
 
-def _user_errors():
-  # pylint: disable-next=g-import-not-at-top
-  from gan import checkpointing, config, data, loop, writers
-  return (config.ConfigError, loop.NonFiniteError, checkpointing.CheckpointError,
-          data.DatasetNotAvailableError, writers.WriteError, FileNotFoundError, ValueError)
+EXIT_BUG = 1
+REPORT_A_BUG = ("This is a bug in jaxgan, not a mistake in your input: please report it with the "
+                "command you ran and the traceback above (add --debug for library logs).")
 
 
 class _NotFromOrbax(logging.Filter):
@@ -54,7 +54,10 @@ def _without_closed_event_loops(hook):
 
 
 def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:
-  """Runs ``fn``; a user error becomes one ``error: ...`` line and exit status 2."""
+  """Runs ``fn``; an error of the project's types (`gan.errors.Error`) becomes one ``error: ...``
+  line and exit status 2; any other exception is printed with its traceback and a line saying
+  how to report it, exit status 1."""
+  from gan import errors  # pylint: disable=g-import-not-at-top
   quiet_library_logs(debug)
   try:
     fn()
@@ -62,12 +65,17 @@ def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:
     print("\nerror: interrupted; run the same command again to resume from the last checkpoint.",
           file=sys.stderr)
     return 130
-  except Exception as e:  # pylint: disable=broad-except
-    if debug or not isinstance(e, _user_errors()):
+  except errors.Error as e:
+    if debug:
       raise
     message = " ".join(str(e).split())
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USER_ERROR
+  except Exception:  # pylint: disable=broad-except
+    import traceback  # pylint: disable=g-import-not-at-top
+    traceback.print_exc()
+    print(REPORT_A_BUG, file=sys.stderr)
+    return EXIT_BUG
   return 0
 
 
@@ -93,6 +101,7 @@ def parse_flags(argv):
     remaining = flags.FLAGS(argv)
     if "config" in flags.FLAGS:
       _ = flags.FLAGS["config"].value.keys()  # config files load lazily: load it here
+      _follow_the_model(flags.FLAGS["config"].value, argv)
     return remaining
   except Exception as e:  # pylint: disable=broad-except
     failure = config_file_failure(e)
@@ -106,6 +115,26 @@ def parse_flags(argv):
     print(f"error: {message} (see --helpfull for the flags; config fields are listed in "
           f"experiments/configs/common.py)", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
+
+
+def _follow_the_model(config, argv) -> None:
+  """``--config.model=X`` on the command line, for a config file of another family, takes X's
+  settings (``config.model_args``) at their defaults, as a sweep's ``model`` override does (the
+  file's settings belong to its own family). Another family's settings are then set through a
+  config file of that family, e.g. ``--config experiments/configs/mlp_gan_mnist.py``."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from gan import models  # pylint: disable=g-import-not-at-top
+  given = any(a.split("=")[0] == "--config.model" for a in argv[1:])
+  if not (given and "model_args" in config and config.model in models.names()):
+    return
+  settings = models.default_args(config.model)
+  if set(config.model_args) != set(settings):
+    prefix = "--config.model_args."
+    named = {a[len(prefix):].split("=")[0] for a in argv[1:] if a.startswith(prefix)}
+    # Settings named on the command line are kept (one the family lacks is then refused).
+    settings.update({k: config.model_args[k] for k in named if k in config.model_args})
+    with config.ignore_type():
+      config.model_args = ml_collections.ConfigDict(settings)
 
 
 def config_file_failure(error: BaseException) -> Optional[str]:

@@ -14,7 +14,8 @@ them (mean ± s.e. over seeds).
 
 --grid values are checked as the config's fields are (`gan.config.FIELDS`) before any run starts.
 A tuple value is written in parentheses, quoted for the shell:
-``--grid 'mlp_hidden=(64,64),(128,128)'`` (two runs). Seeds come from --seeds, or from ``seed`` in
+``--grid 'model_args.hidden=(64,64),(128,128)'`` (two runs; a model family's settings are
+dotted, under ``model_args``). Seeds come from --seeds, or from ``seed`` in
 --grid or in the config's ``sweep()``: one of them.
 """
 
@@ -39,7 +40,7 @@ def define_flags():
   cli.define_config_flag(_DEFAULT_CONFIG, "Base config file (may define sweep()).")
   flags.DEFINE_multi_string("grid", [], "field=v1,v2,... (repeatable), crossed with the config's "
                             "sweep(); a tuple value in parentheses: "
-                            "'mlp_hidden=(64,64),(128,128)'.")
+                            "'model_args.hidden=(64,64),(128,128)'.")
   flags.DEFINE_string("seeds", None, "Comma-separated seeds crossed with every point.")
   flags.DEFINE_integer("parallel", 1, "Runs at a time (each in its own process).")
   flags.DEFINE_bool("print_commands", False, "Print one command per run; train nothing.")

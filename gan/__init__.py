@@ -20,7 +20,8 @@ validation), `gan.loop` (the training loop), `gan.checkpointing` (checkpoints an
 __version__ = "0.1.0"
 
 from gan.runs import Run, load_run
-from gan.config import ConfigError, build_gan, check_config, resolve_schedule
+from gan.config import build_gan, check_config, resolve_schedule
+from gan.errors import ConfigError
 from gan.data import make_source
 from gan.loop import train_and_evaluate
 from gan.step import (GAN, GANState, Schedule, create_state, d_step, g_step, generate,

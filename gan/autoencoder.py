@@ -52,7 +52,8 @@ from gan import images as image_lib
 from gan import workdir as workdir_lib
 from gan import writers
 from gan import loop
-from gan.config import config_differences, is_directory_path, is_int, is_number
+from gan.config import config_differences
+from gan.fields import is_directory_path, is_int, is_number
 from gan.errors import CheckpointError, ConfigError, NonFiniteError
 from gan.models import autoencoder as models
 
@@ -352,7 +353,7 @@ def _train(config, workdir, held, log) -> dict:
   held.on_release(checkpointer.close)
   start, state, finished = loop.resume(
       checkpointer, create_state(objective, jax.random.key(config.seed)), num_steps, workdir,
-      log, budget="num_epochs", steps_per_unit=steps_per_epoch)
+      log, budget="num_epochs", steps_per_unit=steps_per_epoch, unit="epoch")
   if finished:
     return finished
   loop.commit(held, workdir, start)  # epochs after the checkpoint are trained (and logged) again

@@ -18,12 +18,9 @@ type and range is one entry of `FIELDS` (a registered name is looked up in its r
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import json
-import math
-import os
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +28,7 @@ import ml_collections
 
 from gan import augment
 from gan import data
+from gan import fields
 from gan import latent
 from gan import losses
 from gan import models
@@ -43,12 +41,20 @@ RESUME_FREE_FIELDS = ("num_steps", "num_epochs")  # a run (GAN or autoencoder) m
 # without them is the same experiment as a config that sets them to that value.
 ADDED_FIELDS = {"latent_distribution": "normal", "diffaugment": "", "diffaugment_strength": 1.0,
                 "ema_warmup": False, "sample_batch_stats": "running"}
+# Model settings that were flat fields before they moved under their family (config.model_args):
+# a saved config.json with the old keys is read with each key its family declares moved there
+# (`upgrade_saved`); a family that does not declare one never read it.
+FLAT_MODEL_ARGS = {"d_dropout": "d_dropout", "mlp_hidden": "hidden", "mlp_output": "output",
+                   "model_width": "width", "phase_decomposed_upsample": "phase_decomposed_upsample"}
 NAN_POLICIES = ("stop", "skip_step")
 AUTO = "auto"  # xla_cpu_options: the model family's default
 AUTO_CHUNK = -1  # d_chunk_size: the model family's default
 
 
-from gan.errors import ConfigError  # pylint: disable=unused-import
+from gan.errors import ConfigError
+# The field vocabulary, also used by the autoencoder's field table.
+from gan.fields import (Field, is_directory_path, is_int,  # pylint: disable=unused-import
+                        is_number)
 
 
 def _require(ok: bool, message: str) -> None:
@@ -166,68 +172,12 @@ def resolve_schedule(config: ml_collections.ConfigDict, backend: Optional[str] =
 # Validation at the door.
 
 
-@dataclasses.dataclass(frozen=True)
-class Field:
-  """What one config field accepts, and what to tell a person whose value it does not.
-
-  Attributes:
-    kind: how a command line writes it (`gan.sweeps.parse_value` reads ``--grid`` text as this):
-      ``bool``, ``int``, ``float``, ``str`` or ``tuple``.
-    accepts: ``value -> bool``.
-    says: completes ``config.<field>=<value> ...``: what would be right (a callable when it
-      comes from a registry, so that a newly registered name is listed).
-  """
-  kind: type
-  accepts: Callable[[Any], bool]
-  says: Union[str, Callable[[], str]]
-
-  def message(self, name: str, value: Any) -> str:
-    says = self.says() if callable(self.says) else self.says
-    return f"config.{name}={value!r} {says}"
-
-
-def is_int(value) -> bool:
-  return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-  return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _integer(least: int, says: str) -> Field:
-  return Field(int, lambda v: is_int(v) and v >= least, says)
-
-
-def _number(accepts: Callable[[float], bool], says: str) -> Field:
-  return Field(float, lambda v: is_number(v) and accepts(v), says)
-
-
-def _switch() -> Field:
-  return Field(bool, lambda v: isinstance(v, bool), "must be True or False.")
-
-
 def _is_policy(text: str) -> bool:
   try:
     augment.parse_policy(text)
   except ValueError:
     return False
   return True
-
-
-def _one_of(names: Callable[[], Sequence[str]]) -> Field:
-  """A name looked up where it is registered (never a copy of the names)."""
-  return Field(str, lambda v: isinstance(v, str) and v in names(),
-               lambda: f"is not valid; choose one of: {', '.join(names())}.")
-
-
-def is_directory_path(path) -> bool:
-  """'' or a path whose nearest existing ancestor (or itself) is a directory."""
-  if not isinstance(path, str):
-    return False
-  path = os.path.abspath(os.path.expanduser(path)) if path else ""
-  while path and not os.path.exists(path):
-    path = os.path.dirname(path)
-  return not path or os.path.isdir(path)
 
 
 _POSITIVE_INT = "must be a positive integer."
@@ -237,81 +187,101 @@ _IN_0_1 = "must be in [0, 1)"
 # that name a component are looked up in its registry.
 FIELDS = {
     # Data.
-    "dataset": _one_of(data.names),
+    "dataset": fields.one_of(data.names),
     "data_dir": Field(str, is_directory_path,
                       "must be '' ($TFDS_DATA_DIR or ~/tensorflow_datasets) or the path of a "
                       "directory (made if missing), not of a file."),
-    "conditional": _switch(),
+    "conditional": fields.switch(),
     # Model.
-    "model": _one_of(models.names),
-    "latent_dim": _integer(1, _POSITIVE_INT),
-    "latent_distribution": _one_of(lambda: tuple(latent.DISTRIBUTIONS)),
-    "d_dropout": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 = no dropout)."),
-    "mlp_hidden": Field(tuple, lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and
-                        all(is_int(w) and w > 0 for w in v),
-                        "must be a non-empty tuple of positive integers, the MLP's layer widths, "
-                        "e.g. (256, 256)."),
-    # gan/models/mlp.py's output activations (an option of that model, not a registry).
-    "mlp_output": Field(str, lambda v: v in ("tanh", "linear"),
-                        "must be 'tanh' (images in [-1, 1]) or 'linear' (unbounded data such as "
-                        "the toys)."),
-    "model_width": _integer(1, "must be a positive integer (ngf = ndf of dcgan32 / dcgan64)."),
-    "phase_decomposed_upsample": _switch(),
+    "model": fields.one_of(models.names),
+    "latent_dim": fields.integer(1, _POSITIVE_INT),
+    "latent_distribution": fields.one_of(lambda: tuple(latent.DISTRIBUTIONS)),
+    # The family's own settings; each is checked by the family (`ModelFamily.check_args`).
+    "model_args": Field(dict, lambda v: isinstance(v, (dict, ml_collections.ConfigDict)),
+                        "must be the model family's settings, e.g. "
+                        "gan.models.default_args('mlp')."),
     # Objective and optimisation.
-    "loss": _one_of(losses.names),
-    "n_critic": _integer(1, "must be a positive integer (D updates per G update)."),
-    "r1_gamma": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no R1 penalty)."),
-    "gp_weight": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no gradient penalty)."),
-    "d_weight_clip": _number(lambda v: v >= 0, "must be >= 0 and finite (0 = no clipping)."),
-    "pack": _integer(1, "must be a positive integer: 1 (no packing) or m, the samples D judges "
+    "loss": fields.one_of(losses.names),
+    "n_critic": fields.integer(1, "must be a positive integer (D updates per G update)."),
+    "r1_gamma": fields.number(lambda v: v >= 0, "must be >= 0 and finite (0 = no R1 penalty)."),
+    "gp_weight": fields.number(lambda v: v >= 0, "must be >= 0 and finite (0 = no gradient penalty)."),
+    "d_weight_clip": fields.number(lambda v: v >= 0, "must be >= 0 and finite (0 = no clipping)."),
+    "pack": fields.integer(1, "must be a positive integer: 1 (no packing) or m, the samples D judges "
                      "at once (PacGAN2 = 2)."),
     "diffaugment": Field(str, lambda v: isinstance(v, str) and _is_policy(v),
                          lambda: "must be '' (off) or a comma-separated list of "
                                  f"{', '.join(augment.AUGMENTATIONS)}, e.g. 'translation,cutout'."),
-    "diffaugment_strength": _number(lambda v: 0 <= v <= 2, "must be in [0, 2]: 1 = Zhao et al. "
+    "diffaugment_strength": fields.number(lambda v: 0 <= v <= 2, "must be in [0, 2]: 1 = Zhao et al. "
                                     "2020's transform sizes, 0 = identity."),
-    "optimizer": _one_of(lambda: tuple(step_lib.OPTIMIZERS)),
-    "g_learning_rate": _number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
-    "d_learning_rate": _number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
-    "adam_b1": _number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's first-moment decay (0.5 in "
+    "optimizer": fields.one_of(lambda: tuple(step_lib.OPTIMIZERS)),
+    "g_learning_rate": fields.number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
+    "d_learning_rate": fields.number(lambda v: v > 0, "must be a positive number (finite), e.g. 2e-4."),
+    "adam_b1": fields.number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's first-moment decay (0.5 in "
                        "Radford et al. 2015; SGD's momentum)."),
-    "adam_b2": _number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's second-moment decay, e.g. "
+    "adam_b2": fields.number(lambda v: 0 <= v < 1, f"{_IN_0_1}: Adam's second-moment decay, e.g. "
                        "0.999."),
-    "ema_decay": _number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 turns EMA off)."),
-    "ema_warmup": _switch(),
-    "sample_batch_stats": _one_of(lambda: step_lib.BATCH_STATS_MODES),
-    "batch_size": _integer(1, _POSITIVE_INT),
-    "num_steps": _integer(1, _POSITIVE_INT),
-    "seed": _integer(0, "must be a non-negative integer."),
-    "num_seeds": _integer(1, "must be a positive integer (seeds trained together)."),
-    "nan_policy": _one_of(lambda: NAN_POLICIES),
+    "ema_decay": fields.number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 turns EMA off)."),
+    "ema_warmup": fields.switch(),
+    "sample_batch_stats": fields.one_of(lambda: step_lib.BATCH_STATS_MODES),
+    "batch_size": fields.integer(1, _POSITIVE_INT),
+    "num_steps": fields.integer(1, _POSITIVE_INT),
+    "seed": fields.integer(0, "must be a non-negative integer."),
+    "num_seeds": fields.integer(1, "must be a positive integer (seeds trained together)."),
+    "nan_policy": fields.one_of(lambda: NAN_POLICIES),
     # Scheduling.
-    "share_generator_forward": _switch(),
-    "concat_real_fake": _switch(),
-    "d_chunk_size": _integer(AUTO_CHUNK, "must be an integer: -1 (the model's default), 0 "
+    "share_generator_forward": fields.switch(),
+    "concat_real_fake": fields.switch(),
+    "d_chunk_size": fields.integer(AUTO_CHUNK, "must be an integer: -1 (the model's default), 0 "
                              "(whole batches) or the examples per D call."),
     "xla_cpu_options": Field(str, lambda v: isinstance(v, str),
                              "must be a string: 'auto', '' or 'name=value,name=value'."),
     # Outputs.
-    "log_every": _integer(1, _POSITIVE_INT),
-    "checkpoint_every": _integer(1, _POSITIVE_INT),
-    "keep_checkpoints": _integer(1, _POSITIVE_INT),
-    "sample_every": _integer(0, "must be an integer >= 0 (0 = samples only at the end)."),
-    "num_samples": _integer(1, "must be a positive integer (the fixed-z sample grid)."),
-    "eval_every": _integer(0, "must be an integer >= 0: 0 (no evaluation during training) or N "
+    "log_every": fields.integer(1, _POSITIVE_INT),
+    "checkpoint_every": fields.integer(1, _POSITIVE_INT),
+    "keep_checkpoints": fields.integer(1, _POSITIVE_INT),
+    "sample_every": fields.integer(0, "must be an integer >= 0 (0 = samples only at the end)."),
+    "num_samples": fields.integer(1, "must be a positive integer (the fixed-z sample grid)."),
+    "eval_every": fields.integer(0, "must be an integer >= 0: 0 (no evaluation during training) or N "
                            "(every N steps)."),
-    "eval_num_samples": _integer(1, "must be a positive integer (samples scored per "
+    "eval_num_samples": fields.integer(1, "must be a positive integer (samples scored per "
                                  "evaluation)."),
-    "final_eval": _switch(),
+    "final_eval": fields.switch(),
 }
 
 
-def check_field(name: str, value: Any) -> None:
+def field_of(name: str, config: Optional[ml_collections.ConfigDict] = None) -> Field:
+  """The `Field` that checks ``config.<name>``: one of `FIELDS`, or for a dotted
+  ``model_args.<setting>`` the setting's field as ``config.model``'s family declares it.
+
+  Raises:
+    ConfigError: no such field (or the family has no such setting).
+  """
+  head, dot, setting = name.partition(".")
+  if head == "model_args" and dot:
+    _require(config is not None and "model" in config,
+             f"config.{name}: which model family's setting it is depends on config.model; "
+             "pass the config.")
+    family = models.get(config.model)
+    if setting not in family.args:
+      close = difflib.get_close_matches(setting, family.args, n=1)
+      raise ConfigError(f"config.{name} is not a setting of model {config.model!r}"
+                        f"{f' (did you mean model_args.{close[0]}?)' if close else ''}; its "
+                        f"settings are: {', '.join(family.args) or 'none'}.")
+    return family.args[setting].field
+  if name not in FIELDS:
+    close = difflib.get_close_matches(name, FIELDS, n=1)
+    raise ConfigError(f"config.{name} is not a field jaxgan reads"
+                      f"{f' (did you mean {close[0]}?)' if close else ''}; the fields are "
+                      "documented in experiments/configs/common.py.")
+  return FIELDS[name]
+
+
+def check_field(name: str, value: Any, config: Optional[ml_collections.ConfigDict] = None
+                ) -> None:
   """Raises `ConfigError` unless ``value`` is one ``config.<name>`` accepts (by itself; how
-  fields combine is `check_config`'s)."""
-  _require(name in FIELDS, f"config has no field {name!r}; the fields are documented in "
-           "experiments/configs/common.py.")
-  _require(FIELDS[name].accepts(value), FIELDS[name].message(name, value))
+  fields combine is `check_config`'s). A dotted ``model_args.<setting>`` needs ``config``
+  (its family)."""
+  field_of(name, config).check(name, value)
 
 
 def check_config(config: ml_collections.ConfigDict
@@ -326,15 +296,12 @@ def check_config(config: ml_collections.ConfigDict
     (`resolve_schedule`), so that a caller need not build them again.
   """
   for name in config.keys():
-    if name not in FIELDS:
-      close = difflib.get_close_matches(name, FIELDS, n=1)
-      raise ConfigError(f"config.{name} is not a field jaxgan reads"
-                        f"{f' (did you mean {close[0]}?)' if close else ''}; the fields are "
-                        "documented in experiments/configs/common.py.")
+    field_of(name)
   for name in FIELDS:
     _require(name in config, f"config.{name} is missing; start the config from "
              "experiments/configs/common.py's base_config(), which sets every field.")
     check_field(name, config[name])
+  models.get(config.model).check_args(dict(config.model_args))
   devices, processes = jax.device_count(), jax.process_count()
   _require(config.batch_size % devices == 0,
            f"config.batch_size={config.batch_size} cannot be split evenly over {devices} devices; "
@@ -417,17 +384,36 @@ def _flatten(tree, prefix=""):
   return out
 
 
+def upgrade_saved(saved: Mapping[str, Any]) -> dict:
+  """A config saved before the model settings moved under their family, with today's fields:
+  each of `FLAT_MODEL_ARGS` that ``saved['model']``'s family declares moves to ``model_args``
+  (the others were never read by it and are dropped). A config with no flat key is returned as
+  it is."""
+  saved = dict(saved)
+  flat = {name: saved.pop(name) for name in list(saved) if name in FLAT_MODEL_ARGS}
+  if flat and "model_args" not in saved:
+    family = models.get(saved["model"])
+    moved = {FLAT_MODEL_ARGS[name]: value for name, value in flat.items()}
+    saved["model_args"] = {**family.default_args(),
+                           **{k: v for k, v in moved.items() if k in family.args}}
+  return saved
+
+
 def config_differences(saved: dict, current: dict) -> list[str]:
-  """Fields (other than `RESUME_FREE_FIELDS`) whose values differ, as ``'field: old -> new'``."""
-  a, b = _flatten(saved), _flatten(json.loads(json.dumps(current)))
+  """Fields (other than `RESUME_FREE_FIELDS`) whose values differ, as ``'field: old -> new'``;
+  ``saved`` is read as today's fields (`upgrade_saved`; a field added since, `ADDED_FIELDS`, at
+  the value its absence meant)."""
+  a, b = _flatten(upgrade_saved(saved)), _flatten(json.loads(json.dumps(current)))
   a = {**{k: v for k, v in ADDED_FIELDS.items() if k in b}, **a}
   return [f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}"
           for k in sorted(set(a) | set(b)) if k not in RESUME_FREE_FIELDS and a.get(k) != b.get(k)]
 
 
 def from_saved(saved: dict) -> ml_collections.ConfigDict:
-  """A config saved in a workdir's ``config.json``, as today's config."""
-  return ml_collections.ConfigDict(saved)
+  """A config saved in a workdir's ``config.json``, as today's config: old flat model settings
+  moved under ``model_args`` (`upgrade_saved`), and each field added since (`ADDED_FIELDS`) at
+  the value its absence meant."""
+  return ml_collections.ConfigDict({**ADDED_FIELDS, **upgrade_saved(saved)})
 
 
 def load_saved(workdir: str) -> ml_collections.ConfigDict:

@@ -31,7 +31,6 @@ refused with the spec's note, instead of being scored by a network that does not
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from typing import Any, Callable, Optional
 
@@ -41,11 +40,11 @@ import numpy as np
 
 from gan import batching
 from gan import data
-from gan import latent
 from gan import metrics
 from gan import step as step_lib
-from gan.config import ConfigError
+from gan.errors import ConfigError
 from gan.registry import Registry
+from gan.sampling import generate_samples  # every evaluation samples through it
 
 MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN protocol
 # PacGAN scores 26,000 generated Stacked MNIST samples (stacked_MNIST_experiments/
@@ -53,39 +52,6 @@ MIXTURE_SAMPLES = 2500  # the VEEGAN/PacGAN protocol
 # config.eval_num_samples, which experiments/configs/dcgan_stacked_mnist.py sets to this.
 STACKED_MNIST_SAMPLES = 26000
 MOMENT_SAMPLES = 10000
-_EVAL_SALT = 0xE7A1
-
-
-def generate_samples(gan: step_lib.GAN, state: step_lib.GANState, num: int, seed: int,
-                     num_classes: int = 0, use_ema: bool = True, batch_size: int = 1000,
-                     labels: Optional[Any] = None) -> np.ndarray:
-  """``num`` samples from fresh z (a pure function of ``seed``), in jitted fixed-size batches.
-
-  Batch ``i`` of ``min(batch_size, num)`` rows draws its z (and, for a conditional GAN without
-  ``labels``, uniform labels) from ``fold_in(fold_in(key(seed), salt), i)``.
-
-  Args:
-    labels: for a conditional GAN, ``[num]`` class labels or one label for all; default random.
-  """
-  key = jax.random.fold_in(jax.random.key(seed), _EVAL_SALT)
-  batch_size = min(batch_size, num)
-  keys = [jax.random.fold_in(key, i) for i in range(math.ceil(num / batch_size))]
-  z = np.concatenate([np.asarray(latent.sample(k, (batch_size, gan.latent_dim),
-                                               gan.latent_distribution)) for k in keys])[:num]
-  inputs = {"z": z}
-  if num_classes:
-    if labels is None:
-      labels = np.concatenate([np.asarray(jax.random.randint(
-          jax.random.fold_in(k, 1), (batch_size,), 0, num_classes)) for k in keys])[:num]
-    labels = np.broadcast_to(np.asarray(labels, np.int32), (num,))
-    if labels.min() < 0 or labels.max() >= num_classes:
-      raise ValueError(f"labels must be in [0, {num_classes}); got {labels.min()}..{labels.max()}.")
-    inputs["labels"] = labels
-  elif labels is not None:
-    raise ValueError("labels were given, but this GAN is not class conditional.")
-  sample = jax.jit(lambda batch: step_lib.generate(gan, state, batch["z"], batch.get("labels"),
-                                                   use_ema=use_ema))
-  return batching.batched_apply(sample, inputs, batch_size)
 
 
 class FeatureNetwork:

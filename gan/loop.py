@@ -54,14 +54,14 @@ from gan.seeds import Seeds
 
 
 def resume(checkpointer: checkpointing.Checkpointer, like: Any, num_steps: int, workdir: str,
-           log: Callable[[str], None], budget: str = "num_steps",
-           steps_per_unit: int = 1) -> tuple[int, Any, Optional[dict]]:
+           log: Callable[[str], None], budget: str = "num_steps", steps_per_unit: int = 1,
+           unit: str = "step") -> tuple[int, Any, Optional[dict]]:
   """``(start, state, finished)``: the newest good checkpoint's step and state (``(0, like)``
   without one), and the stored ``results.json`` when the run already finished at ``num_steps``
   (then there is nothing to do).
 
-  ``budget`` names the config field that sets ``num_steps`` (``steps_per_unit`` steps per unit
-  of it, e.g. an epoch), for the messages.
+  ``budget`` names the config field that sets ``num_steps``, in ``unit``s of ``steps_per_unit``
+  steps (e.g. ``num_epochs``, epochs), for the messages.
 
   Raises:
     ConfigError: the checkpoint is past ``num_steps`` (a run is not trained backwards).
@@ -69,7 +69,8 @@ def resume(checkpointer: checkpointing.Checkpointer, like: Any, num_steps: int, 
   """
   start, state = checkpointer.restore_latest_good(like)
   if start is not None:
-    log(f"Resuming from checkpoint step {start} in {workdir}.")
+    where = f" ({unit} {start // steps_per_unit})" if steps_per_unit != 1 else ""
+    log(f"Resuming from checkpoint step {start}{where} in {workdir}.")
   start = int(start or 0)
   if start > num_steps:
     raise ConfigError(

@@ -4,7 +4,7 @@ A config file may define ``sweep()`` returning a list of override dicts (a grid 
 seeds); each dict is one run, named by its overrides (``loss=hinge,seed=2``) and trained in
 ``<root>/<name>``. `parse_grid` reads ``--grid field=v1,v2`` the same way, each value checked as
 `gan.config.check_config` checks it; a tuple value is written in parentheses
-(``mlp_hidden=(64,64),(128,128)``). `aggregate` groups finished runs by their setting (the
+(``model_args.hidden=(64,64),(128,128)``). `aggregate` groups finished runs by their setting (the
 overrides without the seed, a dict) and the step they stand at, and reports each metric as
 mean ± standard error over the seeds. Rows are keyed by ``(setting, step)`` as data, never by a
 formatted string; a config's paper values are keyed by override dicts (`paper_value`).
@@ -13,6 +13,7 @@ formatted string; a config's paper values are keyed by override dicts (`paper_va
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 import math
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -21,7 +22,8 @@ import ml_collections
 import numpy as np
 
 from gan import config as config_lib
-from gan.config import ConfigError
+from gan import models
+from gan.errors import ConfigError
 
 SEED_FIELDS = ("seed", "num_seeds")
 
@@ -111,33 +113,58 @@ def cross(points: Sequence[Mapping[str, Any]], grid: Sequence[tuple[str, Sequenc
   return out
 
 
+def _has_field(config: ml_collections.ConfigDict, field: str) -> bool:
+  head, dot, rest = field.partition(".")
+  return head in config and (not dot or rest in config[head])
+
+
+def _set(config: ml_collections.ConfigDict, field: str, value: Any) -> None:
+  head, dot, rest = field.partition(".")
+  if dot:
+    config[head][rest] = value
+  else:
+    config[head] = value
+
+
 def apply_overrides(base: ml_collections.ConfigDict, overrides: Mapping[str, Any]
                     ) -> ml_collections.ConfigDict:
   """A copy of ``base`` with ``overrides`` set; an unknown field, or a value of the wrong type or
-  out of the field's range (`gan.config.check_field`), is a `ConfigError` naming it."""
-  config = ml_collections.ConfigDict(base.to_dict())
+  out of the field's range (`gan.config.check_field`), is a `ConfigError` naming it.
+
+  A field may be dotted (``model_args.hidden``: a setting of the model family). The copy keeps
+  the config's references (``batch_size = pack * 100`` follows an overridden ``pack``). An
+  override of ``model`` without ``model_args`` takes the new family's settings at their
+  defaults.
+  """
+  config = copy.deepcopy(base)
   for field, value in overrides.items():
-    if field not in config:
-      raise ConfigError(f"sweep override {field}={value!r}: the config has no field {field!r}; "
-                        f"fields are: {', '.join(sorted(config.keys()))}.")
     try:
-      config[field] = tuple(value) if isinstance(value, list) else value
-      config_lib.check_field(field, config[field])
+      if not _has_field(config, field):
+        config_lib.field_of(field, config)  # the message: no such field or setting
+        raise ConfigError(f"config.{field} is not in this config.")
+      value = tuple(value) if isinstance(value, list) else value
+      if field == "model" and value != config.model and not any(
+          k.partition(".")[0] == "model_args" for k in overrides):
+        config_lib.field_of(field).check(field, value)
+        config.model_args = ml_collections.ConfigDict(models.default_args(value))
+      _set(config, field, value)
+      config_lib.check_field(field, value, config)
     except (TypeError, ConfigError) as e:
       raise ConfigError(f"sweep override {field}={value!r}: {' '.join(str(e).split())}") from e
   return config
 
 
-def parse_value(field: str, text: str) -> Any:
+def parse_value(field: str, text: str, config: Optional[ml_collections.ConfigDict] = None) -> Any:
   """``text`` as a value of ``config.field``, strictly: read as the field's kind, then checked
-  against its range (`gan.config.check_field`, as `check_config` does).
+  against its range (`gan.config.check_field`, as `check_config` does). A dotted
+  ``model_args.<setting>`` is read as ``config.model``'s family declares it.
 
   A tuple is written in parentheses, ``(64,64)`` (one item: ``(64)`` or ``(64,)``).
   """
-  if field not in config_lib.FIELDS:
-    raise ConfigError(f"--grid {field}: config.{field} is not a field jaxgan reads; the fields "
-                      "are documented in experiments/configs/common.py.")
-  kind = config_lib.FIELDS[field].kind
+  try:
+    kind = config_lib.field_of(field, config).kind
+  except ConfigError as e:
+    raise ConfigError(f"--grid {field}: {e}") from e
   shown = {bool: "bool (true or false)", tuple: "tuple, e.g. (64,64)"}.get(kind, kind.__name__)
   try:
     if kind is bool:
@@ -154,7 +181,7 @@ def parse_value(field: str, text: str) -> Any:
   except (ValueError, SyntaxError) as e:
     raise ConfigError(f"--grid {field}: {text!r} is not a valid {shown} for config.{field}.") from e
   try:
-    config_lib.check_field(field, value)
+    config_lib.check_field(field, value, config)
   except ConfigError as e:
     raise ConfigError(f"--grid {field}: {e}") from e
   return value
@@ -180,10 +207,11 @@ def _split_values(spec: str, values: str) -> list[str]:
 
 def parse_grid(specs: Iterable[str], config: ml_collections.ConfigDict
                ) -> list[tuple[str, list[Any]]]:
-  """``['loss=a,b', 'mlp_hidden=(64,64),(128,)']`` -> ``[('loss', ['a', 'b']), ...]``.
+  """``['loss=a,b', 'model_args.hidden=(64,64),(128,)']`` -> ``[('loss', ['a', 'b']), ...]``.
 
   Values are separated by commas and read as the field's kind (`parse_value`); a tuple value is
-  written in parentheses (quote it for the shell: ``--grid 'mlp_hidden=(64,64),(128,128)'``).
+  written in parentheses (quote it for the shell: ``--grid 'model_args.hidden=(64,64),(128,128)'``). A dotted field is a
+  setting of the model family (``config.model_args``).
   Unknown fields, malformed values and values out of the field's range are `ConfigError`s.
   """
   grid = []
@@ -191,16 +219,17 @@ def parse_grid(specs: Iterable[str], config: ml_collections.ConfigDict
     field, sep, values = spec.partition("=")
     if not sep or not values:
       raise ConfigError(f"--grid {spec!r} is not of the form field=value1,value2,...")
-    if field not in config:
+    if not _has_field(config, field):
       raise ConfigError(f"--grid {spec!r}: config has no field {field!r}; fields are: "
-                        f"{', '.join(sorted(config.keys()))}.")
+                        f"{', '.join(sorted(config.keys()))}, and model_args."
+                        f"{{{', '.join(config.model_args)}}}.")
     parts = _split_values(spec, values)
-    if config_lib.FIELDS.get(field) and config_lib.FIELDS[field].kind is tuple and not all(
+    if config_lib.field_of(field, config).kind is tuple and not all(
         p.startswith("(") and p.endswith(")") for p in parts):
       raise ConfigError(f"--grid {spec!r}: config.{field} takes tuples; write each value in "
                         f"parentheses, e.g. --grid '{field}=(64,64),(128,128)' for two runs or "
                         f"--grid '{field}=(64,128)' for one.")
-    grid.append((field, [parse_value(field, p) for p in parts]))
+    grid.append((field, [parse_value(field, p, config) for p in parts]))
   return grid
 
 

@@ -101,9 +101,8 @@ def test_unknown_names_and_non_images_are_refused():
 
 def small_config(**overrides):
   c = common.base_config()
-  c.update(model="dcgan28", batch_size=8, d_dropout=0.0)
-  c.update(overrides)
-  return c
+  common.update(c, model="dcgan28", batch_size=8, d_dropout=0.0)
+  return common.update(c, **overrides)
 
 
 def one_step(config, schedule=None):
@@ -137,7 +136,7 @@ def test_g_gradient_flows_through_the_augmentation_in_both_schedules():
 
 
 def test_a_config_asking_augmentation_of_points_is_refused():
-  c = small_config(dataset="toy_ring", model="mlp", mlp_output="linear", latent_dim=2,
+  c = small_config(dataset="toy_ring", model="mlp", output="linear", latent_dim=2,
                    diffaugment="translation")
   with pytest.raises(config_lib.ConfigError, match="config.diffaugment='translation' transforms "
                      "images, but 'toy_ring' holds points of shape"):

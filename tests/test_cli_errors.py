@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from experiments import cli
 from experiments.configs import dcgan_mnist
 from gan import inception
 
@@ -148,8 +149,9 @@ DOOR_CASES = [
     (TRAIN, ["--workdir={tmp}/d2", "--config.adam_b2=1.0"], "config.adam_b2=1.0 must be in [0, 1)"),
     (TRAIN, ["--workdir={tmp}/d3", "--config.data_dir={tmp}/a_file"],
      "config.data_dir='{tmp}/a_file' must be '' ($TFDS_DATA_DIR"),
-    (SWEEP, ["--root={tmp}/d4", "--grid=mlp_hidden=64,128"],
-     "config.mlp_hidden takes tuples; write each value in parentheses"),
+    (SWEEP, ["--root={tmp}/d4", "--config=experiments/configs/toy_ring.py",
+             "--grid=model_args.hidden=64,128"],
+     "config.model_args.hidden takes tuples; write each value in parentheses"),
     (SWEEP, ["--root={tmp}/d5", "--grid=seed=5", "--seeds=0,1"], "--seeds and a seed in --grid"),
 ]
 
@@ -198,3 +200,36 @@ def test_evaluate_on_a_read_only_workdir_refuses_before_computing(world, small_f
         "--output_dir=DIR, a directory you can write to.")
     assert "classifier" not in refused.stdout  # refused before the feature network was made
     assert _snapshot(str(disk / "run")) == before
+
+
+# Issue 22: only the project's own error types are a person's mistake; anything else is a bug.
+
+
+def test_a_project_error_is_one_line_and_any_other_exception_keeps_its_traceback(capsys):
+  from gan import errors  # pylint: disable=g-import-not-at-top
+
+  def mistake():
+    raise errors.ConfigError("config.batch_size=0 must be a positive integer.")
+
+  assert cli.run_reporting_errors(mistake, debug=False) == cli.EXIT_USER_ERROR
+  err = capsys.readouterr().err
+  assert err == "error: config.batch_size=0 must be a positive integer.\n"
+
+  def bug():  # a shape bug deep in jnp: a ValueError/TypeError that is no user's mistake
+    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+    return jnp.ones((2, 3)) @ jnp.ones((2, 3))
+
+  assert cli.run_reporting_errors(bug, debug=False) == cli.EXIT_BUG
+  err = capsys.readouterr().err
+  assert err.startswith("Traceback (most recent call last):")
+  assert "in bug" in err and "TypeError" in err and "error:" not in err
+  assert err.rstrip().endswith(cli.REPORT_A_BUG)
+  # A plain ValueError or FileNotFoundError from outside the project is a bug too.
+  for exception in (ValueError("bad shape"), FileNotFoundError("/no/such")):
+    def raise_it(e=exception):
+      raise e
+    assert cli.run_reporting_errors(raise_it, debug=False) == cli.EXIT_BUG
+    assert "Traceback" in capsys.readouterr().err
+  # --debug shows the traceback of a project error too.
+  with pytest.raises(errors.ConfigError):
+    cli.run_reporting_errors(mistake, debug=True)

@@ -16,13 +16,13 @@ from gan import data
 from gan import losses
 from gan import models
 from gan import step as step_lib
+from gan import sweeps
 
 
 def tiny_config(**overrides):
   config = common.base_config()
   config.batch_size = 8
-  config.update(overrides)
-  return config
+  return common.update(config, **overrides)
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -71,9 +71,10 @@ def test_build_gan_takes_shapes_from_the_dataset_registry():
   assert conditional.data_shape == (28, 28, 1) and conditional.num_classes == 10
   assert conditional.d_weight_clip == 0.5
   # Without a dataset the config carries the shapes itself.
-  raw = ml_collections.ConfigDict(dict(model="mlp", data_shape=(3,), num_classes=0,
-                                       loss="hinge", optimizer="sgd", g_learning_rate=0.1,
-                                       d_learning_rate=0.2, latent_dim=4))
+  raw = ml_collections.ConfigDict(dict(model="mlp", model_args=models.default_args("mlp"),
+                                       data_shape=(3,), num_classes=0, loss="hinge",
+                                       optimizer="sgd", g_learning_rate=0.1, d_learning_rate=0.2,
+                                       latent_dim=4))
   assert config_lib.build_gan(raw).data_shape == (3,)
 
 
@@ -119,9 +120,9 @@ def test_schedule_settings_given_in_the_config_are_used_as_given():
 
 def test_config_differences_name_the_fields():
   saved = tiny_config().to_dict()
-  changed = tiny_config(loss="hinge", num_steps=99, mlp_hidden=(8,)).to_dict()
+  changed = tiny_config(loss="hinge", num_steps=99, d_dropout=0.25).to_dict()
   assert config_lib.config_differences(saved, changed) == [
-      "loss: 'non_saturating' -> 'hinge'", "mlp_hidden: [256, 256] -> [8]"]
+      "loss: 'non_saturating' -> 'hinge'", "model_args.d_dropout: 0.3 -> 0.25"]
 
 
 def test_an_older_config_without_a_field_added_since_is_the_same_experiment():
@@ -174,7 +175,9 @@ def test_pacgan_configs_keep_100_packed_inputs_per_update(name, monkeypatch):
   # Table 1's runs: packing 1-4, ten seeds each (trained together), the batch with the packing.
   runs = module.sweep()
   assert runs == [dict(pack=m, batch_size=100 * m, num_seeds=10) for m in range(1, 5)]
-  assert set(module.paper_results()) == {f"pack={m},batch_size={100 * m}" for m in range(1, 5)}
+  # The paper's values are keyed by the same overrides, without the seeds.
+  assert [overrides for overrides, _ in module.paper_results()] == [
+      sweeps.setting_of(run) for run in runs]
 
 
 
@@ -201,9 +204,7 @@ def test_every_config_file_and_its_sweep_validate(name, monkeypatch):
     pytest.skip(f"not a GAN config: run by {', '.join(sorted(commands))}, which check their own")
   config_lib.check_config(module.get_config())
   for overrides in getattr(module, "sweep", lambda: [])():
-    config = module.get_config()
-    config.update(overrides)
-    config_lib.check_config(config)
+    config_lib.check_config(sweeps.apply_overrides(module.get_config(), overrides))
 
 
 @pytest.mark.parametrize("field,value,says", [
@@ -212,36 +213,42 @@ def test_every_config_file_and_its_sweep_validate(name, monkeypatch):
     ("batch_size", 8.0, "must be a positive integer"),
     ("num_steps", True, "must be a positive integer"),
     ("conditional", 1, "must be True or False"),
-    ("mlp_hidden", ("abc",), "must be a non-empty tuple of positive integers"),
+    ("model_args.hidden", ("abc",), "must be a non-empty tuple of positive integers"),
     ("xla_cpu_options", 1, "must be a string: 'auto', ''"),
     # Not finite.
     ("d_learning_rate", float("inf"), "must be a positive number (finite)"),
     ("g_learning_rate", float("nan"), "must be a positive number (finite)"),
     ("gp_weight", float("inf"), "must be >= 0 and finite"),
     # Out of range.
-    ("mlp_hidden", (0,), "must be a non-empty tuple of positive integers"),
-    ("mlp_hidden", (), "must be a non-empty tuple of positive integers"),
+    ("model_args.hidden", (0,), "must be a non-empty tuple of positive integers"),
+    ("model_args.hidden", (), "must be a non-empty tuple of positive integers"),
     ("adam_b1", 2.0, "must be in [0, 1)"),
     ("adam_b2", 1.0, "must be in [0, 1)"),
-    ("d_dropout", -0.1, "must be in [0, 1)"),
+    ("model_args.d_dropout", -0.1, "must be in [0, 1)"),
     ("eval_every", -1, "must be an integer >= 0: 0 (no evaluation during training)"),
     ("sample_every", -5, "must be an integer >= 0"),
     ("eval_num_samples", 0, "must be a positive integer"),
     ("seed", -1, "must be a non-negative integer"),
     ("num_seeds", 0, "must be a positive integer"),
     ("r1_gamma", -1.0, "must be >= 0"),
-    ("model_width", 0, "must be a positive integer"),
+    ("model_args.width", 0, "must be a positive integer"),
     # Not one of the choices (registries are looked up).
-    ("mlp_output", "relu", "must be 'tanh'"),
+    ("model_args.output", "relu", "must be 'tanh'"),
     ("loss", "minimax", "is not valid; choose one of: " + ", ".join(losses.names())),
     ("dataset", "imagenet", "is not valid; choose one of: " + ", ".join(data.names())),
 ])
 def test_each_field_is_checked_by_its_type_and_range(field, value, says):
+  # A model family's setting (model_args.<name>) is checked as the family declares it.
+  model = {"model_args.hidden": "mlp", "model_args.output": "mlp",
+           "model_args.width": "dcgan32"}.get(field, "dcgan28")
   with pytest.raises(config_lib.ConfigError) as info:
-    config_lib.check_field(field, value)
+    config_lib.check_field(field, value, tiny_config(model=model))
   assert str(info.value).startswith(f"config.{field}={value!r} ") and says in str(info.value)
   # A config built from a dict (a saved config.json, a library user's) takes any type.
-  config = ml_collections.ConfigDict(dict(tiny_config().to_dict(), **{field: value}))
+  config = tiny_config(model=model).to_dict()
+  head, _, setting = field.rpartition(".")
+  (config[head] if head else config)[setting] = value
+  config = ml_collections.ConfigDict(config)
   with pytest.raises(config_lib.ConfigError) as info:
     config_lib.check_config(config)
   assert str(info.value).startswith(f"config.{field}=") and says in str(info.value)
@@ -265,7 +272,7 @@ def test_unknown_and_missing_fields_are_named():
   config = ml_collections.ConfigDict({k: v for k, v in tiny_config().items() if k != "pack"})
   with pytest.raises(config_lib.ConfigError, match="config.pack is missing"):
     config_lib.check_config(config)
-  with pytest.raises(config_lib.ConfigError, match="config has no field 'lerning_rate'"):
+  with pytest.raises(config_lib.ConfigError, match="config.lerning_rate is not a field"):
     config_lib.check_field("lerning_rate", 0.1)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from experiments.configs import common
 from experiments.configs import dcgan_mnist
 import gan
 from gan import checkpointing
@@ -32,8 +33,7 @@ def tiny_config(data_dir, **overrides):
   config.sample_every = 2
   config.checkpoint_every = 2
   config.num_samples = 16
-  config.update(overrides)
-  return config
+  return common.update(config, **overrides)
 
 
 def checkpoint_checksum(workdir, step):
@@ -176,7 +176,7 @@ def test_nan_policy_skip_step_skips_only_the_bad_update(tmp_path, data_dir, monk
 
 
 def test_evaluation_every_n_steps_is_logged(tmp_path):
-  config = tiny_config(str(tmp_path / "tfds"), dataset="toy_ring", model="mlp", mlp_output="linear",
+  config = tiny_config(str(tmp_path / "tfds"), dataset="toy_ring", model="mlp", output="linear",
                        latent_dim=2, num_steps=4, eval_every=2, sample_every=0, d_dropout=0.0)
   workdir = str(tmp_path / "run")
   loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
@@ -199,7 +199,7 @@ def test_seeds_trained_together_equal_separate_runs(tmp_path, data_dir, model):
   rounding noise of such a gradient into steps of +-lr, so under Adam those parameters differ by
   O(lr) between any two kernel choices, vmapped or not.
   """
-  extra = dict(mlp_hidden=(32, 32)) if model == "mlp" else dict(optimizer="sgd", adam_b1=0.0)
+  extra = dict(hidden=(32, 32)) if model == "mlp" else dict(optimizer="sgd", adam_b1=0.0)
   together = str(tmp_path / "together")
   loop.train_and_evaluate(tiny_config(data_dir, model=model, num_steps=3, num_seeds=2,
                                       checkpoint_every=3, sample_every=0, **extra),

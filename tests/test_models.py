@@ -15,7 +15,11 @@ def _count(tree):
 
 
 def _config(**kw):
-  return ml_collections.ConfigDict(dict(dict(model="dcgan28", data_shape=(28, 28, 1)), **kw))
+  """A config of ``model`` (default dcgan28) for ``data_shape``; the family's settings by name."""
+  config = {"model": "dcgan28", "data_shape": (28, 28, 1), **kw}
+  args = models.default_args(config["model"])
+  args.update({k: config.pop(k) for k in list(config) if k in args})
+  return ml_collections.ConfigDict(dict(config, model_args=args))
 
 
 def test_dcgan28_parameter_counts_match_keras():
@@ -108,7 +112,7 @@ def test_example_dropout_rate_and_independence():
 def test_families_shapes_and_class_conditioning(family, shape):
   generator, discriminator = models.make_models(
       ml_collections.ConfigDict(dict(model=family, data_shape=shape, num_classes=10,
-                                     mlp_output="linear")))
+                                     output="linear")))
   z = jnp.zeros((2, 100))
   labels = jnp.array([1, 7])
   g_vars = generator.init(jax.random.key(0), z, labels, train=False)
@@ -125,8 +129,9 @@ def test_families_shapes_and_class_conditioning(family, shape):
 
 
 def test_bad_model_configs_say_what_is_right():
-  with pytest.raises(ValueError, match="valid models are: mlp, dcgan28"):
-    models.make_models(_config(model="resnet"))
+  with pytest.raises(ValueError, match="Unknown model family 'resnet'; registered: mlp, dcgan28"):
+    models.make_models(ml_collections.ConfigDict(dict(model="resnet", model_args={},
+                                                      data_shape=(28, 28, 1))))
   with pytest.raises(ValueError, match="28x28"):
     models.make_models(_config(data_shape=(32, 32, 3)))
 
@@ -174,10 +179,10 @@ def test_every_family_keeps_the_contract_and_registration_checks_it():
 
 
 def test_family_settings_are_validated_by_the_family():
-  with pytest.raises(ValueError, match="mlp_output='sigmoid' must be 'tanh'"):
-    models.make_models(_config(model="mlp", data_shape=(2,), mlp_output="sigmoid"))
-  with pytest.raises(ValueError, match="model_width=0 must be a positive integer"):
-    models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3), model_width=0))
+  with pytest.raises(ValueError, match=r"config.model_args.output='sigmoid' must be 'tanh'"):
+    models.make_models(_config(model="mlp", data_shape=(2,), output="sigmoid"))
+  with pytest.raises(ValueError, match=r"config.model_args.width=0 must be a positive integer"):
+    models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3), width=0))
   with pytest.raises(ValueError, match="'dcgan64' makes 64x64 images"):
     models.make_models(_config(model="dcgan64", data_shape=(32, 32, 3)))
 
@@ -372,6 +377,6 @@ def test_generators_concatenate_a_16_dimensional_label_embedding():
 @pytest.mark.slow
 def test_the_narrowest_dcgan_builds():
   generator, _ = models.make_models(_config(model="dcgan32", data_shape=(32, 32, 3),
-                                            model_width=1))
+                                            width=1))
   g = generator.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)["params"]
   assert g["deconv_1"]["kernel"].shape == (4, 4, 2, 1)

@@ -40,9 +40,8 @@ def test_readme_minimal_example_runs_as_written(monkeypatch, tmp_path):
 def trained_run(tmp_path_factory):
   base = tmp_path_factory.mktemp("api")
   config = common.base_config()
-  config.update(dict(model="mlp", mlp_hidden=(16,), batch_size=8, num_steps=3, sample_every=0,
-                     checkpoint_every=3, ema_decay=0.5, conditional=True,
-                     data_dir=str(base / "tfds")))
+  common.update(config, model="mlp", hidden=(16,), batch_size=8, num_steps=3, sample_every=0,
+                checkpoint_every=3, ema_decay=0.5, conditional=True, data_dir=str(base / "tfds"))
   workdir = str(base / "run")
   loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
   return workdir

@@ -39,21 +39,29 @@ SALT_LATENT, SALT_LABEL, SALT_DROPOUT_REAL, SALT_DROPOUT_FAKE, SALT_MIX = range(
 # Helpers.
 
 
+def _config(base: dict, args: dict, kw: dict) -> ml_collections.ConfigDict:
+  """``base`` updated by ``kw``; the model family's settings (``args`` over its defaults, then
+  those named in ``kw``) under ``model_args``."""
+  base = dict(base)
+  base.update({k: v for k, v in kw.items() if k not in models.default_args(base["model"])})
+  args = dict(models.default_args(base["model"]), **args)
+  args.update({k: v for k, v in kw.items() if k in args})
+  return ml_collections.ConfigDict(dict(base, model_args=args))
+
+
 def make_config(**kw):
   """A dcgan28 config (the seed's model)."""
-  base = dict(model="dcgan28", data_shape=(28, 28, 1), loss="non_saturating", optimizer="adam",
-              g_learning_rate=2e-4, d_learning_rate=2e-4, latent_dim=100, ema_decay=0.0)
-  base.update(kw)
-  return ml_collections.ConfigDict(base)
+  return _config(dict(model="dcgan28", data_shape=(28, 28, 1), loss="non_saturating",
+                      optimizer="adam", g_learning_rate=2e-4, d_learning_rate=2e-4,
+                      latent_dim=100, ema_decay=0.0), {}, kw)
 
 
 def mlp_config(**kw):
   """A tiny MLP GAN trained by plain SGD (no momentum): small enough to re-derive by hand."""
-  base = dict(model="mlp", data_shape=(2,), latent_dim=3, mlp_hidden=(8,), mlp_output="linear",
-              d_dropout=0.0, loss="non_saturating", optimizer="sgd", adam_b1=0.0,
-              g_learning_rate=0.1, d_learning_rate=0.05, n_critic=1, num_classes=0)
-  base.update(kw)
-  return ml_collections.ConfigDict(base)
+  return _config(dict(model="mlp", data_shape=(2,), latent_dim=3, loss="non_saturating",
+                      optimizer="sgd", adam_b1=0.0, g_learning_rate=0.1, d_learning_rate=0.05,
+                      n_critic=1, num_classes=0), dict(hidden=(8,), output="linear", d_dropout=0.0),
+                 kw)
 
 
 _COMPILED_STEPS = {}
@@ -385,7 +393,7 @@ def test_ema_warmup_uses_min_of_decay_and_one_plus_t_over_ten_plus_t():
 
 
 def test_generate_uses_the_ema_params_only_when_asked():
-  gan = config_lib.build_gan(mlp_config(mlp_hidden=(8, 8)))
+  gan = config_lib.build_gan(mlp_config(hidden=(8, 8)))
   state = step_lib.create_state(gan, jax.random.key(0))
   state = state.replace(ema_g_params=jax.tree.map(lambda p: 0.5 * p + 0.1, state.g_params))
   z = jax.random.normal(jax.random.key(1), (5, 3))

@@ -32,31 +32,38 @@ def test_cross_and_names():
       "pack=2,loss=non_saturating,seed=0", "pack=2,loss=non_saturating,seed=1"]
   assert sweeps.setting_name(runs[1]) == "pack=1,loss=hinge"
   assert sweeps.cross([], [], None) == [{}] and sweeps.run_name({}) == "base"
-  assert sweeps.run_name({"mlp_hidden": (64, 128), "lr": 0.5}) == "mlp_hidden=(64,128),lr=0.5"
+  assert sweeps.run_name({"model_args.hidden": (64, 128), "lr": 0.5}) == (
+      "model_args.hidden=(64,128),lr=0.5")
+
+
+def mlp_base():
+  return common.set_model(common.base_config(), "mlp")
 
 
 def test_parse_grid_is_typed_and_strict():
-  base = common.base_config()
+  base = mlp_base()
   grid = sweeps.parse_grid(["loss=hinge,least_squares", "batch_size=8,16", "conditional=true,0",
-                            "mlp_hidden=(64,64),(128),(32,)", "ema_decay=0.9"], base)
+                            "model_args.hidden=(64,64),(128),(32,)", "ema_decay=0.9"], base)
   assert grid == [("loss", ["hinge", "least_squares"]), ("batch_size", [8, 16]),
-                  ("conditional", [True, False]), ("mlp_hidden", [(64, 64), (128,), (32,)]),
-                  ("ema_decay", [0.9])]
+                  ("conditional", [True, False]),
+                  ("model_args.hidden", [(64, 64), (128,), (32,)]), ("ema_decay", [0.9])]
   for spec, message in [("loss", "not of the form"), ("los=a", "no field 'los'"),
                         ("batch_size=8,x", "'x' is not a valid int"),
                         ("conditional=ture", "'ture' is not a valid bool (true or false)"),
-                        ("mlp_hidden=((64)", "unbalanced parentheses"),
-                        ("mlp_hidden=(a,b)", "'(a,b)' is not a valid tuple")]:
+                        ("model_args.hidden=((64)", "unbalanced parentheses"),
+                        ("model_args.hidden=(a,b)", "'(a,b)' is not a valid tuple"),
+                        ("model_args.width=8", "no field 'model_args.width'")]:
     with pytest.raises(config_lib.ConfigError, match=re.escape(message)):
       sweeps.parse_grid([spec], base)
 
 
-@pytest.mark.parametrize("spec", ["mlp_hidden=64,128", "mlp_hidden=64:64", "mlp_hidden=(64),128"])
+@pytest.mark.parametrize("spec", ["model_args.hidden=64,128", "model_args.hidden=64:64",
+                                  "model_args.hidden=(64),128"])
 def test_a_tuple_field_in_a_grid_says_how_to_write_it(spec):
   with pytest.raises(config_lib.ConfigError) as info:
-    sweeps.parse_grid([spec], common.base_config())
-  assert ("config.mlp_hidden takes tuples; write each value in parentheses, e.g. "
-          "--grid 'mlp_hidden=(64,64),(128,128)' for two runs") in str(info.value)
+    sweeps.parse_grid([spec], mlp_base())
+  assert ("config.model_args.hidden takes tuples; write each value in parentheses, e.g. "
+          "--grid 'model_args.hidden=(64,64),(128,128)' for two runs") in str(info.value)
 
 
 @pytest.mark.parametrize("spec,message", [
@@ -64,23 +71,34 @@ def test_a_tuple_field_in_a_grid_says_how_to_write_it(spec):
     ("d_learning_rate=inf", "--grid d_learning_rate: config.d_learning_rate=inf must be a "
      "positive number (finite)"),
     ("loss=hinge,minimax", "--grid loss: config.loss='minimax' is not valid; choose one of:"),
-    ("mlp_hidden=(64,0)", "--grid mlp_hidden: config.mlp_hidden=(64, 0) must be a non-empty "
-     "tuple of positive integers"),
+    ("model_args.hidden=(64,0)", "--grid model_args.hidden: config.model_args.hidden=(64, 0) "
+     "must be a non-empty tuple of positive integers"),
     ("eval_every=-1", "--grid eval_every: config.eval_every=-1 must be an integer >= 0"),
     ("seed=-2", "--grid seed: config.seed=-2 must be a non-negative integer"),
 ])
 def test_grid_values_are_checked_as_check_config_checks_them(spec, message):
   with pytest.raises(config_lib.ConfigError) as info:
-    sweeps.parse_grid([spec], common.base_config())
+    sweeps.parse_grid([spec], mlp_base())
   assert message in str(info.value)
 
 
 def test_apply_overrides_checks_fields_and_types():
-  base = common.base_config()
-  config = sweeps.apply_overrides(base, {"loss": "hinge", "seed": 3, "mlp_hidden": [8, 8]})
-  assert (config.loss, config.seed, config.mlp_hidden) == ("hinge", 3, (8, 8))
+  base = mlp_base()
+  config = sweeps.apply_overrides(base, {"loss": "hinge", "seed": 3, "model_args.hidden": [8, 8]})
+  assert (config.loss, config.seed, config.model_args.hidden) == ("hinge", 3, (8, 8))
+  assert base.model_args.hidden == (256, 256)  # a copy
+  # Another family takes its own settings at their defaults; references are kept.
+  other = sweeps.apply_overrides(base, {"model": "dcgan28"})
+  assert dict(other.model_args) == {"d_dropout": 0.3, "phase_decomposed_upsample": True}
+  # The config's references carry over: pacgan_ring's batch follows its packing.
+  from experiments.configs import pacgan_ring  # pylint: disable=g-import-not-at-top
+  assert sweeps.apply_overrides(pacgan_ring.get_config(), {"pack": 3}).batch_size == 300
+  with pytest.raises(config_lib.ConfigError, match=re.escape(
+      "config.model_args.hiden is not a setting of model 'mlp' (did you mean model_args.hidden?)")):
+    sweeps.apply_overrides(base, {"model_args.hiden": (8,)})
   assert base.loss == "non_saturating"  # a copy
-  with pytest.raises(config_lib.ConfigError, match="no field 'los'"):
+  with pytest.raises(config_lib.ConfigError, match=re.escape(
+      "config.los is not a field jaxgan reads (did you mean loss?)")):
     sweeps.apply_overrides(base, {"los": "hinge"})
   with pytest.raises(config_lib.ConfigError, match="batch_size="):
     sweeps.apply_overrides(base, {"batch_size": "eight"})
@@ -200,7 +218,7 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
   args = [sys.executable, "-m", "experiments.sweep", "--config=experiments/configs/toy_ring.py",
           f"--root={root}", "--grid=loss=non_saturating,hinge", "--seeds=0,1",
           "--config.num_steps=4", "--config.sample_every=0", "--config.checkpoint_every=2",
-          "--config.final_eval=True", "--config.mlp_hidden=(16, 16)", "--config.batch_size=16",
+          "--config.final_eval=True", "--config.model_args.hidden=(16, 16)", "--config.batch_size=16",
           "--config.eval_every=2"]
   first = subprocess.run(args + ["--parallel=2"], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True)
@@ -237,11 +255,11 @@ def test_sweep_command_trains_skips_resumes_and_aggregates(tmp_path):
                           "--trend", "--metrics=modes,wall_seconds", "--plot=modes"], cwd=ROOT,
                          env=env, capture_output=True, text=True, check=True).stdout
   rows = [l for l in trend.splitlines() if l.startswith("| loss=")]
-  assert [r.split(" | ")[:2] for r in rows] == [
-      ["| loss=non_saturating @ 2", "2"], ["| loss=non_saturating @ 4", "2"],
-      ["| loss=hinge @ 2", "2"], ["| loss=hinge @ 4", "2"]]
+  assert [r.split(" | ")[:3] for r in rows] == [
+      ["| loss=non_saturating", "2", "2"], ["| loss=non_saturating", "4", "2"],
+      ["| loss=hinge", "2", "2"], ["| loss=hinge", "4", "2"]]
   final_modes = [r["eval_per_seed"][0]["modes"] for n, r in results.items() if "hinge" in n]
-  assert rows[3].split(" | ")[2] == sweeps.markdown_table(sweeps.aggregate(
+  assert rows[3].split(" | ")[3] == sweeps.markdown_table(sweeps.aggregate(
       [dict(setting={"x": 1}, values=[dict(modes=m) for m in final_modes])])).splitlines()[-1].split(
           " | ")[2].rstrip(" |")
   assert os.path.isfile(os.path.join(root, "trend.csv"))

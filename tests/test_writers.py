@@ -94,7 +94,7 @@ def _one_error_line(done):
 def test_samples_filling_the_disk_stop_training_in_one_line_and_it_resumes(small_filesystem):
   with small_filesystem("1m") as disk:
     workdir = str(disk / "run")
-    toy = ["--config.mlp_hidden=(16, 16)", "--config.batch_size=16", "--config.sample_every=1",
+    toy = ["--config.model_args.hidden=(16, 16)", "--config.batch_size=16", "--config.sample_every=1",
            "--config.checkpoint_every=2", "--config.log_every=1"]
     # A sample every step fills the disk: the run stops at once (no hang in a writer thread),
     # naming the file (a sample, a log or a checkpoint: whichever finds the disk full first),

@@ -1,9 +1,14 @@
 """Fields every config has, with their defaults. Each config file starts from `base_config()`.
 
-Every field is documented here once; `gan.config.check_config` validates them at the door.
+Every field is documented here once; `gan.config.check_config` validates them at the door. A
+model family's own settings live under ``config.model_args`` and are documented where the
+family declares them (`gan.models.ModelFamily.args`; list them with
+``gan.models.default_args(name)``); `set_model` picks a family with its settings.
 """
 
 import ml_collections
+
+from gan import models
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -14,15 +19,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data_dir = ""              # TFDS data dir; "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.conditional = False        # class-conditional G and projection D (needs a labelled dataset)
   # Model.
-  c.model = "dcgan28"          # a registered model family: gan.models.names()
+  set_model(c, "dcgan28")      # a registered model family (gan.models.names()) and its
+                               # settings, config.model_args (e.g. model_args.d_dropout)
   c.latent_dim = 100
   c.latent_distribution = "normal"  # z's prior (gan.latent.DISTRIBUTIONS): 'normal' N(0, I) or
                                # 'uniform' U[-1, 1]^D; used wherever z is drawn or interpolated
-  c.d_dropout = 0.3            # dcgan28 / mlp discriminator dropout
-  c.mlp_hidden = (256, 256)    # mlp only
-  c.mlp_output = "tanh"        # mlp only: 'tanh' for images, 'linear' for toys
-  c.model_width = 64           # dcgan32 / dcgan64: ngf = ndf
-  c.phase_decomposed_upsample = True  # dcgan28: the exact, cheaper upsample+conv form
   # Objective and optimisation.
   c.loss = "non_saturating"    # a registered loss: gan.losses.names()
   c.n_critic = 1               # D updates per G update (Goodfellow's k)
@@ -52,8 +53,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Scheduling (gan.step.Schedule, resolved by gan.config.resolve_schedule): how the step is
   # laid out on the machine, never what it computes (at most the order of float32 rounding).
   c.share_generator_forward = True  # one G forward serves the last D update and the G update
-  c.concat_real_fake = False   # one D call on [real; fake]: exact; slower for dcgan28's conv D
-                               # on CPU, faster for an MLP D (the toys set it)
+  c.concat_real_fake = False   # one D call on [real; fake]: exact; two calls cost less for
+                               # dcgan28's conv D on CPU, one for an MLP D (the toys set it):
+                               # benchmarks/results/dcgan28_variants_cpu.md, toy_cpu.md
   c.d_chunk_size = -1          # examples per D call (a D without BatchNorm only): -1 = the model
                                # family's CPU default on one CPU device, else whole batches;
                                # 0 = whole batches
@@ -69,4 +71,37 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every = 0             # 0 = only `experiments.evaluate`; N = also log it every N steps
   c.eval_num_samples = 1000
   c.final_eval = False         # evaluate every seed at the end, into <workdir>/results.json
+  return c
+
+
+def set_model(c: ml_collections.ConfigDict, name: str, **args) -> ml_collections.ConfigDict:
+  """Sets ``c.model = name`` and ``c.model_args`` to the family's settings at their defaults,
+  with ``args`` set (a setting the family does not declare is refused); returns ``c``."""
+  family = models.get(name)
+  settings = family.default_args()
+  unknown = sorted(set(args) - set(settings))
+  if unknown:
+    raise ValueError(f"model {name!r} has no setting(s) {unknown}; its settings are: "
+                     f"{', '.join(settings)}.")
+  c.model = name
+  c.model_args = ml_collections.ConfigDict({**settings, **args})
+  return c
+
+
+def update(c: ml_collections.ConfigDict, **overrides) -> ml_collections.ConfigDict:
+  """``c.update(overrides)`` for scripts and tests, where a model family's setting is named by
+  itself: ``update(c, model="mlp", hidden=(64,))`` picks the family (`set_model`, its other
+  settings at their defaults) and sets ``c.model_args.hidden``; returns ``c``."""
+  model = overrides.pop("model", c.model)
+  if model not in models.names():  # left for gan.config.check_config to refuse, in its words
+    c.model = model
+    c.update(overrides)
+    return c
+  settings = models.get(model).args
+  args = {k: overrides.pop(k) for k in list(overrides) if k in settings}
+  if model != c.model:
+    set_model(c, model, **args)
+  else:
+    c.model_args.update(args)
+  c.update(overrides)
   return c

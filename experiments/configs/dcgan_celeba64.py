@@ -6,11 +6,12 @@ The CIFAR-10 recipe (`dcgan_cifar10.py`) with the 64x64 model and data.
       --config experiments/configs/dcgan_celeba64.py
 """
 
+from experiments.configs import common
 from experiments.configs import dcgan_cifar10
 
 
 def get_config():
   c = dcgan_cifar10.get_config()
   c.dataset = "celeb_a"
-  c.model = "dcgan64"
+  common.set_model(c, "dcgan64")
   return c

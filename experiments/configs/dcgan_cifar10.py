@@ -10,7 +10,7 @@ from experiments.configs import common
 def get_config():
   c = common.base_config()
   c.dataset = "cifar10"
-  c.model = "dcgan32"
+  common.set_model(c, "dcgan32")
   c.batch_size = 128
   c.num_steps = 50000
   c.ema_decay = 0.999

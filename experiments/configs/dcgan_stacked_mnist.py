@@ -24,7 +24,7 @@ from experiments.configs import common
 def get_config():
   c = common.base_config()
   c.dataset = "stacked_mnist"
-  c.model = "dcgan28"
+  common.set_model(c, "dcgan28")
   c.batch_size = 64
   c.num_steps = 10000        # 5 epochs of the 128,000 training images
   c.eval_num_samples = 26000  # PacGAN's number of scored samples (gan.evaluation)

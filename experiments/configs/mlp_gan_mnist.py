@@ -9,10 +9,7 @@ from experiments.configs import common
 
 def get_config():
   c = common.base_config()
-  c.model = "mlp"
-  c.mlp_hidden = (256, 512)
-  c.mlp_output = "tanh"
-  c.d_dropout = 0.3
+  common.set_model(c, "mlp", hidden=(256, 512), output="tanh", d_dropout=0.3)
   c.batch_size = 64
   c.num_steps = 5000
   return c

@@ -16,7 +16,7 @@ instability the material warns of (README, "The MLP GAN practice").
       --config experiments/configs/mlp_gan_mnist_practice.py
 
 Where it may differ from a given notebook of the practice: both networks share one list of widths
-(`mlp_hidden`), and G's hidden layers are ReLU.
+(`model_args.hidden`), and G's hidden layers are ReLU.
 """
 
 from experiments.configs import mlp_gan_mnist

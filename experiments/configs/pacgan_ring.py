@@ -49,8 +49,7 @@ from experiments.configs import common
 def get_config():
   c = common.base_config()
   c.dataset = "toy_ring_100k"
-  c.model = "pacgan_mlp"
-  c.d_dropout = 0.0
+  common.set_model(c, "pacgan_mlp", d_dropout=0.0)
   c.latent_dim = 2
   c.loss = "non_saturating"
   c.optimizer = "adam"

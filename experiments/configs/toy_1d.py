@@ -9,10 +9,7 @@ from experiments.configs import common
 def get_config():
   c = common.base_config()
   c.dataset = "toy_1d"
-  c.model = "mlp"
-  c.mlp_hidden = (32, 32)
-  c.mlp_output = "linear"
-  c.d_dropout = 0.0
+  common.set_model(c, "mlp", hidden=(32, 32), output="linear", d_dropout=0.0)
   c.latent_dim = 1
   c.batch_size = 128
   c.num_steps = 3000

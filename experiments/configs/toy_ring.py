@@ -11,11 +11,8 @@ from experiments.configs import common
 def get_config():
   c = common.base_config()
   c.dataset = "toy_ring"
-  c.model = "mlp"
-  c.mlp_hidden = (400, 400, 400, 400)
-  c.mlp_output = "linear"
-  c.d_dropout = 0.0
-  c.concat_real_fake = True  # one D call on [real; fake]: ~5% faster for an MLP D (bench_toy)
+  common.set_model(c, "mlp", hidden=(400, 400, 400, 400), output="linear", d_dropout=0.0)
+  c.concat_real_fake = True  # one D call on [real; fake], not two (benchmarks/results/toy_cpu.md)
   c.latent_dim = 2
   c.batch_size = 100
   c.num_steps = 10000

@@ -11,8 +11,9 @@ Families (``config.model``):
 * ``pacgan_mlp`` (`gan.models.pacgan`): the PacGAN toy protocol's BatchNorm ReLU G and maxout D.
 
 The contract every family keeps is written down in `gan.models.registry` (`Generator`,
-`Discriminator`) and checked when a family registers. Adding a family: its module, one
-`register(ModelFamily(...))`, a config, its test.
+`Discriminator`) and checked when a family registers. Each family declares its own settings
+(`ModelFamily.args`: defaults and checks); a config carries them as ``config.model_args``.
+Adding a family: its module, one `register(ModelFamily(...))`, a config, its test.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Sequence
 
 import ml_collections
 
-from gan.models.registry import (Discriminator, Generator, ModelFamily, check_contract, get, names,
-                                 register)
+from gan.models.registry import (MODELS, Discriminator, Generator, ModelFamily, check_contract,
+                                 default_args, get, names, register)
 from gan.models.layers import UpsampleConv, example_dropout, upsample_phase_kernel
 from gan.models.mlp import MLPDiscriminator, MLPGenerator
 from gan.models.dcgan import (DCGAN28Discriminator, DCGAN28Generator, DCGANDiscriminator,
@@ -32,16 +33,19 @@ from gan.models.pacgan import PacGANDiscriminator, PacGANGenerator, maxout
 
 def make_models(config: ml_collections.ConfigDict, data_shape: Sequence[int] = None,
                 num_classes: int = None):
-  """Builds ``(generator, discriminator)`` for ``config.model``.
+  """Builds ``(generator, discriminator)`` for ``config.model`` with ``config.model_args``.
 
   ``data_shape`` and ``num_classes`` (0 = unconditional) default to ``config.data_shape`` and
-  ``config.num_classes``; the family reads its own fields (``mlp_hidden``, ``mlp_output``,
-  ``d_dropout``, ``model_width``, ``phase_decomposed_upsample``).
+  ``config.num_classes``; the family's settings are checked (`ModelFamily.check_args`) before
+  it builds.
 
   Raises:
-    ValueError: an unknown family, or settings the family cannot take.
+    ValueError: an unknown family (`gan.errors.UnknownNameError`), settings the family does not
+      have or cannot take (`gan.errors.ConfigError`), or data it does not make.
   """
   family = get(config.model)
+  args = dict(config.model_args)
+  family.check_args(args)
   data_shape = tuple(config.data_shape if data_shape is None else data_shape)
   num_classes = int(config.get("num_classes", 0) if num_classes is None else num_classes)
-  return family.build(config, data_shape, num_classes)
+  return family.build(args, data_shape, num_classes)

@@ -11,6 +11,7 @@ from typing import Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan import fields
 from gan.models import registry
 from gan.models.layers import (KERAS_BN, UpsampleConv, conditioned_latent, dcgan_kernel_init,
                                dcgan_scale_init, example_dropout, keras_kernel_init, projection)
@@ -125,25 +126,35 @@ class DCGANDiscriminator(nn.Module):
 
 
 
-def _build_dcgan28(config, data_shape, num_classes):
+DCGAN28_ARGS = {
+    "d_dropout": fields.Arg(0.3, fields.number(
+        lambda v: 0 <= v < 1, "must be in [0, 1) (0 = no dropout)."),
+        "D's dropout rate (the seed's Keras DCGAN: 0.3)"),
+    "phase_decomposed_upsample": fields.Arg(True, fields.switch(),
+                                            "G's exact, cheaper upsample+conv form"),
+}
+DCGAN_ARGS = {
+    "width": fields.Arg(64, fields.integer(1, "must be a positive integer (ngf = ndf)."),
+                        "ngf = ndf, the channels of G's last and D's first layer"),
+}
+
+
+def _build_dcgan28(args, data_shape, num_classes):
   if len(data_shape) != 3 or tuple(data_shape[:2]) != (28, 28) or data_shape[2] < 1:
     raise ValueError(f"model 'dcgan28' makes 28x28x1 images (or 28x28xC, e.g. stacked_mnist's "
                      f"28x28x3), but the data shape is {tuple(data_shape)}; use it with "
                      "mnist-like data or pick dcgan32/dcgan64/mlp.")
-  return (DCGAN28Generator(num_classes, config.get("phase_decomposed_upsample", True),
+  return (DCGAN28Generator(num_classes, args["phase_decomposed_upsample"],
                            channels=int(data_shape[2])),
-          DCGAN28Discriminator(config.get("d_dropout", 0.3), num_classes))
+          DCGAN28Discriminator(args["d_dropout"], num_classes))
 
 
-def _build_dcgan(size, config, data_shape, num_classes):
+def _build_dcgan(size, args, data_shape, num_classes):
   if len(data_shape) != 3 or tuple(data_shape[:2]) != (size, size):
     raise ValueError(f"model 'dcgan{size}' makes {size}x{size} images, but the data shape is "
                      f"{tuple(data_shape)}.")
-  width = config.get("model_width", 64)
-  if int(width) != width or width < 1:
-    raise ValueError(f"model_width={width!r} must be a positive integer.")
-  return (DCGANGenerator(size, data_shape[2], int(width), num_classes),
-          DCGANDiscriminator(size, int(width), num_classes))
+  return (DCGANGenerator(size, data_shape[2], args["width"], num_classes),
+          DCGANDiscriminator(size, args["width"], num_classes))
 
 
 # XLA:CPU (jaxlib 0.10) hands matmuls, reductions and convolutions to the YNNPACK library by
@@ -155,7 +166,7 @@ YNN_MATMULS_ONLY = (("xla_cpu_experimental_ynn_fusion_type", "LIBRARY_FUSION_TYP
 
 registry.register(registry.ModelFamily(
     name="dcgan28", generator=DCGAN28Generator, discriminator=DCGAN28Discriminator,
-    build=_build_dcgan28, cpu_xla_options=YNN_MATMULS_ONLY,
+    build=_build_dcgan28, args=DCGAN28_ARGS, cpu_xla_options=YNN_MATMULS_ONLY,
     # D has no BatchNorm and its stride-2 convs cost more per example above batch 64 on a CPU
     # (benchmarks/results/convs_cpu.md), so a larger batch goes through D in pieces of 64.
     cpu_d_chunk_size=64,
@@ -163,5 +174,6 @@ registry.register(registry.ModelFamily(
 for _size in (32, 64):
   registry.register(registry.ModelFamily(
       name=f"dcgan{_size}", generator=DCGANGenerator, discriminator=DCGANDiscriminator,
-      build=functools.partial(_build_dcgan, _size), cpu_xla_options=YNN_MATMULS_ONLY,
+      build=functools.partial(_build_dcgan, _size), args=DCGAN_ARGS,
+      cpu_xla_options=YNN_MATMULS_ONLY,
       description=f"Radford et al. 2015 DCGAN for {_size}x{_size} images"))

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gan import fields
 from gan.models import registry
 from gan.models.layers import conditioned_latent, example_dropout, projection
 
@@ -51,19 +52,26 @@ class MLPDiscriminator(nn.Module):
 
 
 
-def _build(config, data_shape, num_classes):
-  hidden = tuple(config.get("mlp_hidden", (256, 256)))
-  output = config.get("mlp_output", "tanh")
-  if output not in ("tanh", "linear"):
-    raise ValueError(f"mlp_output={output!r} must be 'tanh' (images in [-1, 1]) or 'linear' "
-                     "(unbounded data such as the toys).")
-  if not hidden or any(int(w) != w or w < 1 for w in hidden):
-    raise ValueError(f"mlp_hidden={hidden!r} must be a non-empty tuple of positive widths.")
-  hidden = tuple(int(w) for w in hidden)
-  return (MLPGenerator(tuple(data_shape), hidden, output, num_classes),
-          MLPDiscriminator(hidden, config.get("d_dropout", 0.0), num_classes))
+OUTPUTS = ("tanh", "linear")  # G's output activation
+
+ARGS = {
+    "hidden": fields.Arg((256, 256), fields.widths(
+        "must be a non-empty tuple of positive integers, the layer widths of G and D, e.g. "
+        "(256, 256)."), "G's and D's hidden layer widths"),
+    "output": fields.Arg("tanh", fields.Field(
+        str, lambda v: v in OUTPUTS, "must be 'tanh' (images in [-1, 1]) or 'linear' (unbounded "
+        "data such as the toys)."), "G's output activation"),
+    "d_dropout": fields.Arg(0.0, fields.number(
+        lambda v: 0 <= v < 1, "must be in [0, 1) (0 = no dropout)."), "D's dropout rate"),
+}
+
+
+def _build(args, data_shape, num_classes):
+  hidden = tuple(int(w) for w in args["hidden"])
+  return (MLPGenerator(tuple(data_shape), hidden, args["output"], num_classes),
+          MLPDiscriminator(hidden, args["d_dropout"], num_classes))
 
 
 registry.register(registry.ModelFamily(
-    name="mlp", generator=MLPGenerator, discriminator=MLPDiscriminator, build=_build,
+    name="mlp", generator=MLPGenerator, discriminator=MLPDiscriminator, build=_build, args=ARGS,
     description="fully connected G and D (Goodfellow et al. 2014) for any data shape"))

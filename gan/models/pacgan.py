@@ -32,6 +32,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gan import fields
 from gan.models import registry
 from gan.models.layers import dcgan_kernel_init, example_dropout
 
@@ -104,16 +105,23 @@ class PacGANDiscriminator(nn.Module):
     return nn.Dense(1, kernel_init=dcgan_kernel_init, name="out")(h)[:, 0]
 
 
-def _build(config, data_shape, num_classes):
+ARGS = {
+    # The authors' D has no dropout; d_dropout > 0 drops each maxout layer's output (an ablation).
+    "d_dropout": fields.Arg(0.0, fields.number(
+        lambda v: 0 <= v < 1, "must be in [0, 1) (0 = no dropout, as the authors)."),
+        "D's dropout rate"),
+}
+
+
+def _build(args, data_shape, num_classes):
   if num_classes:
     raise ValueError("pacgan_mlp is unconditional (the PacGAN toys have no labels); set "
                      "conditional=False.")
-  # The authors' D has no dropout; d_dropout > 0 drops each maxout layer's output (an ablation).
   return (PacGANGenerator(tuple(data_shape)),
-          PacGANDiscriminator(dropout_rate=config.get("d_dropout", 0.0)))
+          PacGANDiscriminator(dropout_rate=args["d_dropout"]))
 
 
 registry.register(registry.ModelFamily(
     name="pacgan_mlp", generator=PacGANGenerator, discriminator=PacGANDiscriminator,
-    build=_build,
+    build=_build, args=ARGS,
     description="PacGAN's toy G (4 x 400 BatchNorm ReLU) and maxout D (3 x 200 x 5 pieces)"))

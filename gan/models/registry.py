@@ -24,11 +24,16 @@ The train step (`gan.step`) needs exactly this of the modules a family builds, a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Mapping, Optional, Protocol, runtime_checkable
 
 import flax.linen as nn
 import jax
+
+from gan.errors import ConfigError
+from gan.fields import Arg
+from gan.registry import Registry
 
 
 @runtime_checkable
@@ -77,9 +82,12 @@ class ModelFamily:
   Attributes:
     name: the name configs use (``config.model``).
     generator, discriminator: the module classes (checked against the contract).
-    build: ``build(config, data_shape, num_classes) -> (generator, discriminator)``; reads the
-      family's own config fields and raises `ValueError` (naming the field and what would work)
-      for settings it cannot take, such as a data shape it does not make.
+    build: ``build(args, data_shape, num_classes) -> (generator, discriminator)``; ``args`` holds
+      the family's own settings (``config.model_args``, each already checked by its `Arg`); it
+      raises `ValueError` for what only the data can refuse, such as a data shape it does not
+      make.
+    args: the family's own settings, ``{name: Arg(default, field)}``: a config carries them as
+      ``config.model_args.<name>`` (`default_args` gives them all at their defaults).
     cpu_xla_options: XLA:CPU compiler options the step defaults to on a CPU backend
       (``((name, value), ...)``); scheduling only, never part of the objective.
     cpu_d_chunk_size: examples per D call the step defaults to on a single CPU device (0: whole
@@ -90,9 +98,31 @@ class ModelFamily:
   generator: type
   discriminator: type
   build: Callable[..., tuple[nn.Module, nn.Module]]
+  args: Mapping[str, Arg] = dataclasses.field(default_factory=dict)
   cpu_xla_options: tuple = ()
   cpu_d_chunk_size: int = 0
   description: str = ""
+
+  def default_args(self) -> dict:
+    """Every setting of the family at its default: a config's ``model_args`` to start from."""
+    return {name: arg.default for name, arg in self.args.items()}
+
+  def check_args(self, args: Mapping[str, Any]) -> None:
+    """Raises `ConfigError` naming the first of ``config.model_args`` that the family does not
+    declare, lacks, or does not accept."""
+    for name in args:
+      if name not in self.args:
+        close = difflib.get_close_matches(name, self.args, n=1)
+        raise ConfigError(
+            f"config.model_args.{name} is not a setting of model {self.name!r}"
+            f"{f' (did you mean {close[0]}?)' if close else ''}; its settings are: "
+            f"{', '.join(self.args) or 'none'}.")
+    for name, arg in self.args.items():
+      if name not in args:
+        raise ConfigError(
+            f"config.model_args.{name} is missing: model {self.name!r} needs all its settings "
+            f"({', '.join(self.args)}); start from gan.models.default_args({self.name!r}).")
+      arg.field.check(f"model_args.{name}", args[name])
 
 
 def _call_parameters(cls: type) -> list[str]:
@@ -118,25 +148,26 @@ def check_contract(generator: type, discriminator: type) -> None:
                     "`uses_batchnorm: bool` (does it normalise over the batch?).")
 
 
-_REGISTRY: dict[str, ModelFamily] = {}
+MODELS: Registry[ModelFamily] = Registry("model family", "model families")
 
 
 def register(family: ModelFamily) -> ModelFamily:
   """Checks ``family``'s modules against the contract and adds it; returns it."""
-  if family.name in _REGISTRY:
-    raise ValueError(f"Model family {family.name!r} is already registered.")
   check_contract(family.generator, family.discriminator)
-  _REGISTRY[family.name] = family
-  return family
+  return MODELS.register(family.name, family)
 
 
 def get(name: str) -> ModelFamily:
-  """The family registered as ``name``; a `ValueError` listing the valid names otherwise."""
-  if name not in _REGISTRY:
-    raise ValueError(f"Unknown model {name!r}; valid models are: {', '.join(names())}.")
-  return _REGISTRY[name]
+  """The family registered as ``name``; `gan.errors.UnknownNameError` naming the registered
+  ones otherwise."""
+  return MODELS.get(name)
 
 
 def names() -> tuple[str, ...]:
   """Every registered family name, in registration order."""
-  return tuple(_REGISTRY)
+  return MODELS.names()
+
+
+def default_args(name: str) -> dict:
+  """Family ``name``'s settings at their defaults (`ModelFamily.default_args`)."""
+  return get(name).default_args()

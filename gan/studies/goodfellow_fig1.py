@@ -227,9 +227,9 @@ def numbers(snapshots: list, config: ml_collections.ConfigDict) -> dict:
       data=dict(mean=mean, std=std),
       bulk=[mean - BULK_STDS * std, mean + BULK_STDS * std],
       kde_samples=NUM_KDE_SAMPLES,
-      config={k: config[k] for k in ("mlp_hidden", "latent_dim", "loss", "optimizer",
-                                     "g_learning_rate", "d_learning_rate", "batch_size",
-                                     "n_critic", "seed")},
+      config={"hidden": config.model_args.hidden,
+              **{k: config[k] for k in ("latent_dim", "loss", "optimizer", "g_learning_rate",
+                                        "d_learning_rate", "batch_size", "n_critic", "seed")}},
       panels=[{k: snap[k] for k in keys} for snap in snapshots])
 
 
