@@ -206,8 +206,7 @@ FIELDS = {
     "r1_gamma": fields.number(lambda v: v >= 0, "must be >= 0 and finite (0 = no R1 penalty)."),
     "gp_weight": fields.number(lambda v: v >= 0, "must be >= 0 and finite (0 = no gradient penalty)."),
     "d_weight_clip": fields.number(lambda v: v >= 0, "must be >= 0 and finite (0 = no clipping)."),
-    "pack": fields.integer(1, "must be a positive integer: 1 (no packing) or m, the samples D judges "
-                     "at once (PacGAN2 = 2)."),
+    "pack": step_lib.PACK,
     "diffaugment": Field(str, lambda v: isinstance(v, str) and _is_policy(v),
                          lambda: "must be '' (off) or a comma-separated list of "
                                  f"{', '.join(augment.AUGMENTATIONS)}, e.g. 'translation,cutout'."),
@@ -222,7 +221,7 @@ FIELDS = {
                        "0.999."),
     "ema_decay": fields.number(lambda v: 0 <= v < 1, f"{_IN_0_1} (0 turns EMA off)."),
     "ema_warmup": fields.switch(),
-    "sample_batch_stats": fields.one_of(lambda: step_lib.BATCH_STATS_MODES),
+    "sample_batch_stats": step_lib.SAMPLE_BATCH_STATS,
     "batch_size": fields.integer(1, _POSITIVE_INT),
     "num_steps": fields.integer(1, _POSITIVE_INT),
     "seed": fields.integer(0, "must be a non-negative integer."),
@@ -314,10 +313,6 @@ def check_config(config: ml_collections.ConfigDict
            f"config.batch_size={config.batch_size} samples cannot be packed {pack} at a time into "
            f"whole packed inputs on each of {devices} devices; use a multiple of pack x devices = "
            f"{pack * devices} (the PacGAN configs set batch_size = 100 * pack).")
-  _require(pack == 1 or not config.conditional,
-           f"config.pack={pack} with config.conditional=True: a packed input would hold {pack} "
-           "samples of different classes, but D takes one label per input. Use pack=1 or "
-           "conditional=False.")
   spec = data.get(config.dataset)
   _require(not config.conditional or spec.num_classes > 0,
            f"config.conditional=True needs labelled data, but {config.dataset!r} has no classes.")
@@ -328,11 +323,10 @@ def check_config(config: ml_collections.ConfigDict
            f"config.eval_every={config.eval_every} asks for evaluation during training, but "
            f"{config.dataset!r} cannot be evaluated here: {spec.evaluation_note} Set "
            "eval_every=0.")
-  _require(not config.diffaugment or len(spec.data_shape) == 3,
-           f"config.diffaugment={config.diffaugment!r} transforms images, but {config.dataset!r} "
-           f"holds points of shape {tuple(spec.data_shape)}. Set diffaugment=''.")
   try:
-    gan = build_gan(config)
+    gan = build_gan(config)  # the objective's own rules (`gan.step.GAN`) report themselves
+  except ConfigError:
+    raise
   except ValueError as e:
     raise ConfigError(f"config.model={config.model!r} does not fit config.dataset="
                       f"{config.dataset!r}: {e}") from e

@@ -37,3 +37,8 @@ class DatasetNotAvailableError(Error, RuntimeError):
 
 class MissingFileError(Error, FileNotFoundError):
   """A file or directory the work needs is not there (weights, a dataset file, a saved tree)."""
+
+
+class BadFileError(Error, ValueError):
+  """A file given as input is not what it should be: corrupt, of another format, or holding
+  arrays of the wrong names or shapes."""

@@ -48,8 +48,10 @@ import optax
 from flax import struct
 
 from gan import augment
+from gan import fields
 from gan import latent
 from gan import losses
+from gan.errors import ConfigError
 from gan.registry import Registry
 
 # Salts that separate the random draws of one example within one iteration.
@@ -58,6 +60,10 @@ _SALT_AUGMENT_REAL, _SALT_AUGMENT_FAKE = 5, 6
 _SALTS_PER_CRITIC_STEP = 8
 _STANDING_STATS_SALT = 0x57A7  # the z of standing statistics: fold_in(key(salt), 0), shared by all
 BATCH_STATS_MODES = ("running", "standing")
+# Fields of the objective, checked by `GAN` itself and, through `gan.config.FIELDS`, at the door.
+PACK = fields.integer(1, "must be a positive integer: 1 (no packing) or m, the samples D judges "
+                      "at once (PacGAN2 = 2).")
+SAMPLE_BATCH_STATS = fields.one_of(lambda: BATCH_STATS_MODES)
 
 
 class GANState(struct.PyTreeNode):
@@ -146,19 +152,22 @@ class GAN:
   sample_batch_stats: str = "running"
 
   def __post_init__(self):
+    """The objective's own rules: each field by the `Field` the config's door uses too
+    (`gan.config.FIELDS` holds these very objects), and the combinations only the objective
+    sees. A `ConfigError` (a `ValueError`) names the field as a config sets it."""
     latent.check_distribution(self.latent_distribution)
-    if self.sample_batch_stats not in BATCH_STATS_MODES:
-      raise ValueError(f"sample_batch_stats={self.sample_batch_stats!r} is not one of "
-                       f"{', '.join(BATCH_STATS_MODES)}.")
+    SAMPLE_BATCH_STATS.check("sample_batch_stats", self.sample_batch_stats)
     augment.check_policy(self.diffaugment)
+    PACK.check("pack", self.pack)
     if self.diffaugment and len(self.data_shape) != 3:
-      raise ValueError(f"diffaugment={self.diffaugment!r} transforms images [H, W, C]; the data "
-                       f"shape is {tuple(self.data_shape)}. Turn it off for this dataset.")
-    if isinstance(self.pack, bool) or not isinstance(self.pack, int) or self.pack < 1:
-      raise ValueError(f"pack={self.pack!r} must be a positive integer (1 = no packing).")
+      raise ConfigError(f"config.diffaugment={','.join(self.diffaugment)!r} transforms images "
+                        f"[H, W, C], but the data holds points of shape "
+                        f"{tuple(self.data_shape)}. Set diffaugment=''.")
     if self.pack > 1 and self.num_classes:
-      raise ValueError(f"pack={self.pack} needs an unconditional GAN: a packed input holds "
-                       f"{self.pack} samples but D takes one label per input.")
+      raise ConfigError(f"config.pack={self.pack} with a class-conditional GAN: a packed input "
+                        f"would hold {self.pack} samples of different classes, but D takes one "
+                        "label per input; it needs an unconditional GAN. Use pack=1 or "
+                        "conditional=False.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Tests for gan/augment.py (DiffAugment) and its use in the step."""
 
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -138,9 +139,14 @@ def test_g_gradient_flows_through_the_augmentation_in_both_schedules():
 def test_a_config_asking_augmentation_of_points_is_refused():
   c = small_config(dataset="toy_ring", model="mlp", output="linear", latent_dim=2,
                    diffaugment="translation")
-  with pytest.raises(config_lib.ConfigError, match="config.diffaugment='translation' transforms "
-                     "images, but 'toy_ring' holds points of shape"):
+  with pytest.raises(config_lib.ConfigError, match=re.escape(
+      "config.diffaugment='translation' transforms images [H, W, C], but the data holds points "
+      "of shape (2,). Set diffaugment=''.")):
     config_lib.check_config(c)
+  # One rule, one owner: the objective refuses it however it is built.
+  with pytest.raises(config_lib.ConfigError, match="transforms images"):
+    dataclasses.replace(config_lib.build_gan(common.update(c, diffaugment="")),
+                        diffaugment=("translation",))
   gan = config_lib.build_gan(small_config())
   with pytest.raises(ValueError, match="Unknown augmentation"):
     dataclasses.replace(gan, diffaugment=("mixup",))

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan.errors import MissingFileError
+from gan.errors import BadFileError, MissingFileError
 from gan.inception.network import INPUT_SIZE, InceptionV3
 
 FID_WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -43,8 +43,8 @@ FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fi
 
 _HOW_TO_GET_WEIGHTS = (
     f"FID and IS need the FID Inception weights: download {FID_WEIGHTS_FILENAME} from "
-    f"{FID_WEIGHTS_URL} and pass its path, e.g. "
-    f"--config.inception_weights=/path/to/{FID_WEIGHTS_FILENAME} (a .npz of the same tensors, "
+    f"{FID_WEIGHTS_URL} and pass its path, e.g. python -m experiments.evaluate --workdir=RUN "
+    f"--inception_weights=/path/to/{FID_WEIGHTS_FILENAME} (a .npz of the same tensors, "
     "written by gan.inception.save_npz, works too).")
 
 # ------------------------------------------------------------------------------------------------
@@ -552,17 +552,19 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
       import torch  # pylint: disable=import-outside-toplevel,unused-import
     except ImportError:
-      raise ValueError(
+      raise BadFileError(
           f"{path!r} uses {e}, which the torch-free reader does not rebuild. Install PyTorch "
           "(pip install torch) to read it, or convert it once where PyTorch is installed with "
           "gan.inception.save_npz(out, {k: v.numpy() for k, v in torch.load(path).items()}) "
           "and load the .npz.") from e
     return _as_state_dict(_read_with_torch(path), path)
+  except BadFileError:
+    raise
   except ValueError as e:
     if str(e).startswith(repr(path)):
-      raise
-    raise ValueError(f"Cannot read Inception weights from {path!r}: {e}. "
-                     + _HOW_TO_GET_WEIGHTS) from e
+      raise BadFileError(str(e)) from e
+    raise BadFileError(f"Cannot read Inception weights from {path!r}: {e}. "
+                       + _HOW_TO_GET_WEIGHTS) from e
 
 
 def load_inception_params(path: str | os.PathLike) -> dict[str, Any]:
@@ -577,8 +579,8 @@ def load_inception_params(path: str | os.PathLike) -> dict[str, Any]:
 
   Raises:
     FileNotFoundError: no file at ``path``; the message names the file to download and from where.
-    ValueError: unreadable file, or tensors with the wrong names or shapes (the first one is
-      named with its expected and actual shape).
+    BadFileError: unreadable file, or tensors with the wrong names or shapes (the first one is
+      named with its expected and actual shape); a `ValueError`.
 
   References:
     Seitzer 2020, pytorch-fid (the weights file, ported from TF's inception-2015-12-05.tgz).
@@ -587,4 +589,4 @@ def load_inception_params(path: str | os.PathLike) -> dict[str, Any]:
   try:
     return state_dict_to_params(state_dict)
   except ValueError as e:
-    raise ValueError(f"{os.fspath(path)!r}: {e}") from e
+    raise BadFileError(f"{os.fspath(path)!r}: {e}") from e
