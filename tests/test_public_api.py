@@ -54,8 +54,8 @@ def test_load_run_gives_config_models_and_the_newest_state(trained_run):
   assert run.config.model == "mlp" and run.gan.num_classes == 10 and run.uses_ema
   samples = run.sample(5, seed=1, labels=[0, 1, 2, 3, 4])
   assert samples.shape == (5, 28, 28, 1)
-  from gan import evaluation  # pylint: disable=g-import-not-at-top
-  key = jax.random.fold_in(jax.random.key(1), evaluation._EVAL_SALT)  # pylint: disable=protected-access
+  from gan import sampling  # pylint: disable=g-import-not-at-top
+  key = jax.random.fold_in(jax.random.key(1), sampling._EVAL_SALT)  # pylint: disable=protected-access
   z = jax.random.normal(jax.random.fold_in(key, 0), (5, run.gan.latent_dim))
   expected = step_lib.generate(run.gan, run.state, z, np.arange(5), use_ema=True)
   np.testing.assert_allclose(samples, expected, atol=1e-6)
