@@ -283,7 +283,7 @@ def test_missing_file_says_what_to_download(tmp_path):
     inception.load_inception_params(path)
   message = str(info.value)
   assert str(path) in message and inception.FID_WEIGHTS_URL in message
-  assert "config.inception_weights" in message
+  assert "experiments.evaluate" in message and "--inception_weights=" in message
   with pytest.raises(FileNotFoundError, match="No Inception weights file"):
     inception.load_inception_params("")
   with pytest.raises(FileNotFoundError, match="directory"):

@@ -5,8 +5,8 @@ The seed's architecture, batch and optimiser (dcgan28 with D dropout 0.3, batch 
 b1=0.5, the non-saturating loss; `dcgan_mnist_seed.py` is the seed's recipe exactly) with the
 levers the table in `experiments/results/dcgan_mnist_levers_cpu.md` measured to help: both
 learning rates 4e-4 instead of 2e-4, 15,000 iterations instead of 4,000, and samples from an EMA
-of G (decay 0.999, with warm-up). About 8.5 minutes on the 2-core CPU this project runs on (the
-README has the timing and the evaluation).
+of G (decay 0.999, with warm-up). Its wall time and evaluation on the 2-core CPU this project
+runs on are in `experiments/results/dcgan_mnist_levers_cpu.md` (the budget rows) and the README.
 
   python -m experiments.train --workdir workdirs/dcgan_mnist \
       --config experiments/configs/dcgan_mnist.py

@@ -25,9 +25,9 @@ def get_config():
 
 
 def sweep():
-  """Five seeds per loss, each its own run: on a CPU, separate dcgan28 runs train 2x faster than
-  seeds vmapped in one program (28.2 vs 13.9 seed-steps/s at 4 seeds,
-  `benchmarks/results/seeds_cpu_dcgan_mnist.md`);
-  on an accelerator ``--config.num_seeds=5`` with one run per loss is expected to be faster (not
-  measured yet: no GPU has been lent)."""
+  """Five seeds per loss, each its own run: on a CPU, vmapping dcgan28 over seeds in one program
+  lowers the seed-steps per second (`benchmarks/results/seeds_cpu_dcgan_mnist.md`). On an
+  accelerator, where a dcgan28 step at small batch sizes is launch-bound
+  (`benchmarks/results/gpu_h100.md`), ``--config.num_seeds=5`` with one run per loss may pay
+  instead; no seeds benchmark on a GPU is in `benchmarks/results/` yet."""
   return [dict(loss=loss, seed=seed) for loss in LOSSES for seed in range(5)]

@@ -1,4 +1,4 @@
-"""The FID Inception network (InceptionV3, TF graph of 2015-12-05) in Flax, and its weight loader.
+r"""The FID Inception network (InceptionV3, TF graph of 2015-12-05) in Flax, and its weight loader.
 
 FID and Inception Score are only comparable across papers when they are computed with *the same*
 network: the TensorFlow Inception graph of 2015-12-05 that the original FID code (Heusel et al.
@@ -27,11 +27,13 @@ Getting the weights (this module never downloads anything)::
 
   wget https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
 
-and point the code at the file, e.g. with the config field that holds it::
+and point the evaluation at the file (a run's saved config has no such field; the evaluation
+command sets it)::
 
-  --config.inception_weights=/path/to/pt_inception-2015-12-05-6726825d.pth
+  python -m experiments.evaluate --workdir workdirs/RUN \
+      --inception_weights=/path/to/pt_inception-2015-12-05-6726825d.pth
 
-(the value is passed to `load_inception_params`). The ``.pth`` file is read **without PyTorch**: a
+(the path is passed to `load_inception_params`). The ``.pth`` file is read **without PyTorch**: a
 small restricted unpickler rebuilds its tensors as NumPy arrays, both from the zip format of
 ``torch.save`` (PyTorch >= 1.6) and from the older "legacy" format; only when a file uses a
 construct that reader does not know is ``torch`` (if installed) asked to read it. A ``.npz`` with
