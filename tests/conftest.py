@@ -1,7 +1,9 @@
-"""Test setup: eight CPU devices, so multi-device code is tested on a one-CPU machine.
+"""Test setup: eight CPU devices, so multi-device code is tested on a one-CPU machine, and a
+persistent compilation cache, so a second run reads the programs the first one compiled.
 
-XLA reads the flag when jax initialises its backend, so it is set here, before any test module
-imports jax.
+XLA reads the flags when jax initialises its backend, and jax reads its ``JAX_*`` settings when
+it is imported, so both are set here, before any test module imports jax; as environment
+variables, they reach the commands that tests run as subprocesses too.
 """
 
 import contextlib
@@ -15,9 +17,15 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-# Many tests compile the same step functions; a persistent cache makes the second compile a read.
+# Most of a test's time on a CPU is XLA compiling: the step functions, and every primitive that
+# eager code (the references written outside jit) dispatches. Every program is cached, however
+# quick its compile (jax's defaults keep only those over a second), outside the checkout, so
+# that all checkouts and worktrees of the project share it. JAX_COMPILATION_CACHE_DIR (or an
+# empty value: no cache) overrides the place.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
-                      os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".jax_cache"))
+                      os.path.join(os.path.expanduser("~"), ".cache", "jaxgan", "xla-tests"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 
 @pytest.fixture
@@ -54,3 +62,4 @@ def small_filesystem(tmp_path):
 def data_dir(tmp_path_factory):
   """One TFDS data directory for the session's tests (mnist5k is built there once)."""
   return str(tmp_path_factory.mktemp("tfds"))
+

@@ -114,6 +114,7 @@ def one_step(config, schedule=None):
   return step_lib.train_step(gan, state, {"image": real}, jax.random.key(3), schedule=schedule)
 
 
+@pytest.mark.slow  # three eager dcgan28 steps, each primitive compiled on first use
 def test_the_step_at_strength_zero_is_the_step_without_augmentation():
   off, _ = one_step(small_config())
   zero, _ = one_step(small_config(diffaugment="translation,cutout", diffaugment_strength=0.0))
@@ -126,6 +127,7 @@ def test_the_step_at_strength_zero_is_the_step_without_augmentation():
              zip(jax.tree.leaves(off.g_params), jax.tree.leaves(on.g_params)))
 
 
+@pytest.mark.slow  # two eager dcgan28 steps, each primitive compiled on first use
 def test_g_gradient_flows_through_the_augmentation_in_both_schedules():
   """G's update pulls its gradient back through DiffAugment, whether G's forward pass is shared
   with the last D update or run again: both compute the same numbers."""

@@ -24,11 +24,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("tfds"))
-
-
-@pytest.fixture(scope="module")
 def heldout(data_dir):
   return ae.to_unit_interval(data.make_source("mnist5k", "test", data_dir=data_dir)
                              .all_examples()["image"])
@@ -126,6 +121,7 @@ def test_a_few_steps_lower_the_heldout_loss(data_dir, heldout):
   assert after["mse"] < before["mse"]
 
 
+@pytest.mark.slow  # 150 training steps at batch 64
 def test_the_denoiser_beats_the_identity_map_on_noisy_heldout_digits(data_dir, heldout):
   objective, state = build(denoising_autoencoder_mnist.get_config())
   state = _train(objective, state, 150, 64, data_dir)

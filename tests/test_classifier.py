@@ -28,8 +28,8 @@ TINY = dict(num_steps=3, batch_size=32)
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp("tfds"))
+def data_dir(data_dir):
+  """The session's TFDS directory (conftest.py), with mnist5k's train split built."""
   data.make_source("mnist5k", "train", data_dir=data_dir)
   return data_dir
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from gan import loop
 from test_loop import ROOT, tiny_config
 
@@ -17,6 +19,7 @@ def _evaluate(workdir, output_dir, *flags):
                         capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # a training run, then four evaluation commands (subprocesses)
 def test_evaluate_samples_with_the_batchnorm_statistics_asked_for(tmp_path, data_dir):
   workdir = str(tmp_path / "run")
   loop.train_and_evaluate(tiny_config(data_dir, num_steps=2, sample_every=0, ema_decay=0.9,

@@ -119,11 +119,6 @@ def test_memorization_of_copies_and_shifted_digits():
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("tfds"))
-
-
-@pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, data_dir):
   config = dcgan_mnist.get_config()
   config.update(batch_size=8, num_steps=2, sample_every=0, checkpoint_every=2,

@@ -180,6 +180,7 @@ def test_packed_step_under_every_schedule():
     check_packed_step(config, 2, schedule)
 
 
+@pytest.mark.slow  # the eager step and two eager references, with per-example input gradients
 def test_packing_draws_d_keys_from_each_packed_inputs_first_sample():
   # The same step with the D-side keys of the *second* sample of each packed input gives other
   # params: the reference's key choice is what the test pins (dropout and GP both bite).

@@ -8,11 +8,6 @@ from gan.data import stacked_mnist
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  return str(tmp_path_factory.mktemp("tfds"))
-
-
-@pytest.fixture(scope="module")
 def digits(data_dir):
   """The mnist5k splits the stacks are drawn from: {split: (images [P, 28, 28, 1], labels)}."""
   out = {}
