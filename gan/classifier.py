@@ -268,7 +268,7 @@ def _make_train_step(optimizer: optax.GradientTransformation, base_rng: jax.Arra
 
 def _check_positive(name: str, value: Any) -> int:
   if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-    raise ValueError(f"{name} must be a positive int, got {value!r}.")
+    raise ConfigError(f"{name} must be a positive int, got {value!r}.")
   return int(value)
 
 

@@ -12,6 +12,7 @@ from gan import config as config_lib
 from gan import data
 from gan import evaluation
 from gan import metrics
+from gan import sampling
 from gan import step as step_lib
 from gan.data import toys
 
@@ -111,7 +112,7 @@ def test_generate_samples_draws_z_per_batch_and_honours_labels():
   state = step_lib.create_state(gan, jax.random.key(0))
   samples = evaluation.generate_samples(gan, state, 5, seed=7, num_classes=10, use_ema=False,
                                         batch_size=2, labels=3)
-  key = jax.random.fold_in(jax.random.key(7), evaluation._EVAL_SALT)  # pylint: disable=protected-access
+  key = jax.random.fold_in(jax.random.key(7), sampling._EVAL_SALT)  # pylint: disable=protected-access
   z = jnp.concatenate([jax.random.normal(jax.random.fold_in(key, i), (2, 4)) for i in range(3)])
   direct = step_lib.generate(gan, state, z[:5], jnp.full((5,), 3), use_ema=False)
   np.testing.assert_allclose(samples, direct, atol=1e-5)

@@ -110,9 +110,9 @@ def test_example_dropout_rate_and_independence():
                                           ("dcgan32", (32, 32, 3)), ("dcgan64", (64, 64, 3))])
 @pytest.mark.slow
 def test_families_shapes_and_class_conditioning(family, shape):
+  args = dict(output="linear") if family == "mlp" else {}
   generator, discriminator = models.make_models(
-      ml_collections.ConfigDict(dict(model=family, data_shape=shape, num_classes=10,
-                                     output="linear")))
+      _config(model=family, data_shape=shape, num_classes=10, **args))
   z = jnp.zeros((2, 100))
   labels = jnp.array([1, 7])
   g_vars = generator.init(jax.random.key(0), z, labels, train=False)
