@@ -78,10 +78,10 @@ def describe_peak(peaks: Sequence[float]) -> str:
 
 def main(batch_sizes: Sequence[int] = (32, 64, 256)) -> None:
   """Prints dcgan28's FLOPs per iteration (both upsampling forms) and the matmul peak."""
-  from benchmarks import bench_dcgan  # pylint: disable=g-import-not-at-top
+  from benchmarks import configs  # pylint: disable=g-import-not-at-top
   for batch_size in batch_sizes:
-    ours = train_step_flops(bench_dcgan.DCGAN28_CONFIG, batch_size)
-    direct = train_step_flops(dict(bench_dcgan.DCGAN28_CONFIG, phase_decomposed_upsample=False),
+    ours = train_step_flops(configs.DCGAN28_CONFIG, batch_size)
+    direct = train_step_flops(dict(configs.DCGAN28_CONFIG, phase_decomposed_upsample=False),
                               batch_size)
     print(f"batch {batch_size}: {ours / 1e9:.2f} GFLOP/iteration (phase-decomposed upsample), "
           f"{direct / 1e9:.2f} (upsample then conv)")
