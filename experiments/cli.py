@@ -25,7 +25,13 @@ class _NotFromOrbax(logging.Filter):
   from its threads before raising the error that we report in one line."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return f"{os.sep}orbax{os.sep}" not in (record.pathname or "")
+    orbax = f"{os.sep}orbax{os.sep}"
+    if orbax in (record.pathname or ""):
+      return False
+    # After a failed write, asyncio reports orbax's pending write tasks as "Task exception was
+    # never retrieved" (its own logger, the orbax coroutine named in the message): the same
+    # failure our one line reports.
+    return not (record.name == "asyncio" and orbax in record.getMessage())
 
 
 def quiet_library_logs(debug: bool) -> None:

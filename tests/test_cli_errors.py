@@ -233,3 +233,20 @@ def test_a_project_error_is_one_line_and_any_other_exception_keeps_its_traceback
   # --debug shows the traceback of a project error too.
   with pytest.raises(errors.ConfigError):
     cli.run_reporting_errors(mistake, debug=True)
+
+
+def test_orbax_write_tasks_reported_by_asyncio_stay_out_of_stderr():
+  """After a failed checkpoint write, asyncio logs orbax's unretrieved write tasks with their
+  tracebacks; the one error line already says what failed. Other asyncio records pass."""
+  import logging  # pylint: disable=g-import-not-at-top
+  keep = cli._NotFromOrbax()  # pylint: disable=protected-access
+  orbax_task = logging.LogRecord(
+      "asyncio", logging.ERROR, "/usr/lib/python3.11/asyncio/base_events.py", 1771,
+      "Task exception was never retrieved\nfuture: <Task coro=<async_serialize_from_host() "
+      "defined at /venv/site-packages/orbax/checkpoint/_src/serialization/serialization.py:126>",
+      None, None)
+  other = logging.LogRecord("asyncio", logging.ERROR, "/usr/lib/python3.11/asyncio/x.py", 1,
+                            "Task exception was never retrieved: mine", None, None)
+  from_orbax = logging.LogRecord("orbax", logging.ERROR,
+                                 "/venv/site-packages/orbax/checkpoint/x.py", 1, "m", None, None)
+  assert not keep.filter(orbax_task) and not keep.filter(from_orbax) and keep.filter(other)
