@@ -32,7 +32,7 @@ def main(argv):
   cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
 
   def run():
-    from gan import autoencoder  # pylint: disable=g-import-not-at-top
+    from gan import autoencoder, workdir  # pylint: disable=g-import-not-at-top
     results = autoencoder.train_autoencoder(_CONFIG.value, _WORKDIR.value)
     heldout = results["heldout"]
     print(f"held-out after epoch {results['epoch']}: " +
@@ -40,7 +40,7 @@ def main(argv):
     for epoch, scores in results["by_epoch"].items():
       print(f"  epoch {epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in sorted(scores.items())))
     print(f"Figures: {', '.join(os.path.join(_WORKDIR.value, f) for f in results['figures'])}; "
-          f"results: {os.path.join(_WORKDIR.value, autoencoder.RESULTS_FILE)}")
+          f"results: {os.path.join(_WORKDIR.value, workdir.RESULTS_FILE)}")
 
   return cli.run_reporting_errors(run, _DEBUG.value)
 

@@ -52,9 +52,7 @@ AUTO_CHUNK = -1  # d_chunk_size: the model family's default
 
 
 from gan.errors import ConfigError
-# The field vocabulary, also used by the autoencoder's field table.
-from gan.fields import (Field, is_directory_path, is_int,  # pylint: disable=unused-import
-                        is_number)
+from gan.fields import Field, is_directory_path
 
 
 def _require(ok: bool, message: str) -> None:

@@ -206,3 +206,16 @@ def test_the_command_line_reports_a_bad_config_value_in_one_line(tmp_path):
   assert len(lines) == 1 and lines[0].startswith("error: config.noise_std=-1.0 must be"), lines
   assert "Traceback" not in done.stderr
   assert not os.path.exists(tmp_path / "run")  # nothing claimed
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_and_names_its_results(tmp_path, data_dir):
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+  workdir = tmp_path / "run"
+  done = subprocess.run([sys.executable, "-m", "experiments.autoencoder", f"--workdir={workdir}",
+                         f"--config.data_dir={data_dir}", "--config.num_epochs=1",
+                         "--config.figure_epochs=(1,)"],
+                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.strip().splitlines()[-1].endswith(f"results: {workdir / 'results.json'}")
+  assert os.path.isfile(workdir / "results.json")
