@@ -177,7 +177,7 @@ def run_mutant(mutant: Mutant, tests: list[str], timeout: float, root: str = ROO
     try:
       result = subprocess.run(
           [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow", "-p", "no:cacheprovider",
-           *tests], cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
+           "-n", "0", *tests], cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
       if result.returncode == 0:
         mutant.status = "survived"
       elif "ModuleNotFoundError" in result.stdout or "ImportError while" in result.stdout:

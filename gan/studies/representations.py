@@ -172,7 +172,7 @@ def compare(autoencoder: Any, gan_run: Any, train: dict, test: dict, denoising: 
 
   Args:
     autoencoder: a `gan.autoencoder.TrainedAutoencoder` (its random initialisation is a control).
-    gan_run: a `gan.checkpointing.Run` of an unconditional MNIST GAN (likewise).
+    gan_run: a `gan.runs.Run` of an unconditional MNIST GAN (likewise).
     train, test: ``{'image': [N, 28, 28, 1] in [-1, 1], 'label': [N]}``, the gallery / probe
       training set and the held-out queries.
     denoising: optionally a second, denoising `TrainedAutoencoder`.
