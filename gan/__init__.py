@@ -12,7 +12,8 @@ The main names, for scripts and notebooks::
 
 Modules: `gan.data` (datasets), `gan.models` (model families), `gan.losses` (named losses),
 `gan.step` (the pure step), `gan.parallel` (pmap / sharded jit), `gan.config` (resolution and
-validation), `gan.loop` (the training loop), `gan.checkpointing` (checkpoints and runs),
+validation), `gan.loop` (the training loop), `gan.runs` (a trained run: `load_run`),
+`gan.checkpointing` and `gan.workdir` (storage), `gan.errors` (the error types),
 `gan.evaluation` / `gan.metrics` (evaluation), `gan.latent` (latent-space tools), `gan.studies`
 (the studies behind the README's figures).
 """
