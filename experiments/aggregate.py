@@ -91,6 +91,13 @@ def aggregate(root, metrics=None, train=False, log=print, trend=False, plot=None
         f"{'' if train else ' (set config.final_eval=True, or pass --train)'}.")
   if plot and not trend:
     raise config_lib.ConfigError("--plot draws a trend; pass --trend with it.")
+  known = sorted({k for r in runs for v in r["values"] or [] if v for k in v} |
+                 {k for r in runs for k in r.get("run_values") or {}})
+  unknown = [m for m in metrics or [] if m not in known]
+  if unknown:
+    raise config_lib.ConfigError(f"--metrics {','.join(unknown)}: no run recorded "
+                                 f"{'it' if len(unknown) == 1 else 'them'}; the metrics are: "
+                                 f"{', '.join(known)}.")
   rows = sweeps.aggregate(runs, metrics)
   if plot:
     if not any(plot in row["metrics"] for row in rows):

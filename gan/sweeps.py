@@ -210,15 +210,19 @@ def parse_grid(specs: Iterable[str], config: ml_collections.ConfigDict
   """``['loss=a,b', 'model_args.hidden=(64,64),(128,)']`` -> ``[('loss', ['a', 'b']), ...]``.
 
   Values are separated by commas and read as the field's kind (`parse_value`); a tuple value is
-  written in parentheses (quote it for the shell: ``--grid 'model_args.hidden=(64,64),(128,128)'``). A dotted field is a
-  setting of the model family (``config.model_args``).
-  Unknown fields, malformed values and values out of the field's range are `ConfigError`s.
+  written in parentheses (quote it for the shell:
+  ``--grid 'model_args.hidden=(64,64),(128,128)'``). A dotted field is a setting of the model
+  family (``config.model_args``). Unknown fields, a field given twice (one would silently
+  replace the other), malformed values and values out of the field's range are `ConfigError`s.
   """
   grid = []
   for spec in specs:
     field, sep, values = spec.partition("=")
     if not sep or not values:
       raise ConfigError(f"--grid {spec!r} is not of the form field=value1,value2,...")
+    if any(field == seen for seen, _ in grid):
+      raise ConfigError(f"--grid {spec!r}: {field} is given twice; give all its values in one "
+                        f"--grid, e.g. --grid {field}=a,b.")
     if not _has_field(config, field):
       raise ConfigError(f"--grid {spec!r}: config has no field {field!r}; fields are: "
                         f"{', '.join(sorted(config.keys()))}, and model_args."

@@ -301,3 +301,28 @@ def test_run_metrics_average_over_runs_not_seeds():
   np.testing.assert_allclose(rows[1]["metrics"]["wall_seconds"], (120.0, 20.0))
   assert sweeps.markdown_table(rows).splitlines()[2:] == [
       "| s=a | 10 | 1.000 ± 0.000 | 200.00 |", "| s=b | 2 | 3.000 ± 1.000 | 120.00 ± 20.00 |"]
+
+
+def test_a_grid_field_given_twice_is_refused():
+  """``--grid loss=hinge --grid loss=least_squares`` would run only the second."""
+  with pytest.raises(config_lib.ConfigError, match=re.escape(
+      "--grid 'loss=least_squares': loss is given twice; give all its values in one --grid")):
+    sweeps.parse_grid(["loss=hinge", "loss=least_squares"], common.base_config())
+
+
+def test_aggregate_refuses_a_metric_no_run_recorded(tmp_path):
+  """A typo in --metrics (``fdi``) is named with the metrics there are, not tabulated as
+  dashes."""
+  from experiments import aggregate  # pylint: disable=g-import-not-at-top
+  root = str(tmp_path)
+  workdir_lib.write_sweep(root, "experiments/configs/toy_ring.py", [],
+                          [("seed=0", {"seed": 0}), ("seed=1", {"seed": 1})])
+  for seed in (0, 1):
+    os.makedirs(os.path.join(root, f"seed={seed}"))
+    workdir_lib.write_results(os.path.join(root, f"seed={seed}"), dict(
+        step=2, eval_per_seed=[{"fid": 10.0 + seed, "modes": 8.0}], wall_seconds=3.0))
+  with pytest.raises(config_lib.ConfigError, match=re.escape(
+      "--metrics fdi: no run recorded it; the metrics are: fid, modes, wall_seconds.")):
+    aggregate.aggregate(root, metrics=["fdi", "modes"], log=lambda m: None)
+  table = aggregate.aggregate(root, metrics=["fid", "modes"], log=lambda m: None)
+  assert table.splitlines()[-1] == "| base | 2 | 10.50 ± 0.50 | 8.000 ± 0.000 |"
