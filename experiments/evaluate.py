@@ -56,8 +56,12 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
   config = config_lib.load_saved(workdir)
   if inception_weights:
     config.inception_weights = inception_weights
+  # Another choice than the run's own is written beside the run's evaluation, never over it.
+  suffix = ""
   if sample_batch_stats is not None:
     config_lib.check_field("sample_batch_stats", sample_batch_stats)
+    if sample_batch_stats != config.sample_batch_stats:
+      suffix = f"_{sample_batch_stats}"
     config.sample_batch_stats = sample_batch_stats
   # Everything that can be refused cheaply is, before the feature network (which may train for
   # a minute) and the restore: no checkpoint, an output that cannot be written.
@@ -83,9 +87,9 @@ def evaluate(workdir, step=None, inception_weights=None, log=print, output_dir=N
                 f"held-out data ({what}), {one['seconds']:.1f} s\n\n"
                 f"{evaluation.format_table(one)}\n")
   with writers.reporting_write_errors(out_dir):
-    with open(os.path.join(out_dir, f"step_{step}.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(out_dir, f"step_{step}{suffix}.json"), "w", encoding="utf-8") as f:
       json.dump(result, f, indent=2)
-    with open(os.path.join(out_dir, f"step_{step}.md"), "w", encoding="utf-8") as f:
+    with open(os.path.join(out_dir, f"step_{step}{suffix}.md"), "w", encoding="utf-8") as f:
       f.write("\n".join(text))
   log("\n".join(text))
   return result

@@ -27,12 +27,14 @@ def test_evaluate_samples_with_the_batchnorm_statistics_asked_for(tmp_path, data
                           progress=False)
   saved = open(os.path.join(workdir, "config.json")).read()
   results = {}
-  for mode in (None, "running", "standing"):
-    out = str(tmp_path / f"eval_{mode}")
+  out = str(tmp_path / "eval")  # one output directory: no evaluation overwrites another
+  for mode, name in ((None, "step_2"), ("running", "step_2"), ("standing", "step_2_standing")):
     done = _evaluate(workdir, out, *([f"--sample_batch_stats={mode}"] if mode else []))
     assert done.returncode == 0, done.stderr
-    with open(os.path.join(out, "step_2.json")) as f:
+    with open(os.path.join(out, f"{name}.json")) as f:
       results[mode] = json.load(f)
+  assert sorted(os.listdir(out)) == ["step_2.json", "step_2.md", "step_2_standing.json",
+                                     "step_2_standing.md"]
   # The run's own choice (running), asked for or not, gives the same numbers; standing ones differ.
   assert results[None]["sample_batch_stats"] == results["running"]["sample_batch_stats"] == "running"
   assert results[None]["model"] == results["running"]["model"]
