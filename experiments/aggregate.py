@@ -26,16 +26,18 @@ from absl import flags
 
 from experiments import cli
 
-_ROOT = flags.DEFINE_string("root", None, "The sweep's root directory.")
-_METRICS = flags.DEFINE_list("metrics", None, "Metrics to report (default: all).")
-_TRAIN = flags.DEFINE_bool("train", False, "Tabulate training metrics, not the evaluation.")
-_TREND = flags.DEFINE_bool("trend", False, "One row per setting and evaluated step (eval.jsonl).")
-_PLOT = flags.DEFINE_string("plot", None, "With --trend: draw this metric against wall time "
-                            "into <root>/trend_<metric>.png.")
-_TARGET = flags.DEFINE_float("plot_target", None, "With --plot: a level to draw (e.g. a target "
-                             "FID).")
-_DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
-flags.mark_flags_as_required(["root"])
+def define_flags():
+  """The command line's flags; defined when run, not at import, so tests can import the module
+  next to other experiments (absl flags are global)."""
+  flags.DEFINE_string("root", None, "The sweep's root directory.")
+  flags.DEFINE_list("metrics", None, "Metrics to report (default: all).")
+  flags.DEFINE_bool("train", False, "Tabulate training metrics, not the evaluation.")
+  flags.DEFINE_bool("trend", False, "One row per setting and evaluated step (eval.jsonl).")
+  flags.DEFINE_string("plot", None, "With --trend: draw this metric against wall time into "
+                      "<root>/trend_<metric>.png.")
+  flags.DEFINE_float("plot_target", None, "With --plot: a level to draw (e.g. a target FID).")
+  flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
+  flags.mark_flags_as_required(["root"])
 
 
 def collect(root, train=False, trend=False):
@@ -118,12 +120,14 @@ def aggregate(root, metrics=None, train=False, log=print, trend=False, plot=None
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
+  f = flags.FLAGS
+  cli.quiet_library_logs(f.debug)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
-      lambda: aggregate(_ROOT.value, _METRICS.value, _TRAIN.value, trend=_TREND.value,
-                        plot=_PLOT.value, plot_target=_TARGET.value),
-      _DEBUG.value)
+      lambda: aggregate(f.root, f.metrics, f.train, trend=f.trend, plot=f.plot,
+                        plot_target=f.plot_target),
+      f.debug)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=cli.parse_flags)
