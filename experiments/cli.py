@@ -125,22 +125,18 @@ def parse_flags(argv):
 
 def _follow_the_model(config, argv) -> None:
   """``--config.model=X`` on the command line, for a config file of another family, takes X's
-  settings (``config.model_args``) at their defaults, as a sweep's ``model`` override does (the
-  file's settings belong to its own family). Another family's settings are then set through a
-  config file of that family, e.g. ``--config experiments/configs/mlp_gan_mnist.py``."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
-  from gan import models  # pylint: disable=g-import-not-at-top
+  settings (``config.model_args``) at their defaults, as a sweep's ``model`` override does
+  (`gan.config.switch_model`); settings named on the command line keep their values. Another
+  family's settings are otherwise set through a config file of that family, e.g.
+  ``--config experiments/configs/mlp_gan_mnist.py``."""
+  from gan import config as config_lib, models  # pylint: disable=g-import-not-at-top
   given = any(a.split("=")[0] == "--config.model" for a in argv[1:])
   if not (given and "model_args" in config and config.model in models.names()):
     return
-  settings = models.default_args(config.model)
-  if set(config.model_args) != set(settings):
+  if set(config.model_args) != set(models.default_args(config.model)):
     prefix = "--config.model_args."
     named = {a[len(prefix):].split("=")[0] for a in argv[1:] if a.startswith(prefix)}
-    # Settings named on the command line are kept (one the family lacks is then refused).
-    settings.update({k: config.model_args[k] for k in named if k in config.model_args})
-    with config.ignore_type():
-      config.model_args = ml_collections.ConfigDict(settings)
+    config_lib.switch_model(config, config.model, keep=sorted(named))
 
 
 def config_file_failure(error: BaseException) -> Optional[str]:

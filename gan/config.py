@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -412,3 +412,19 @@ def load_saved(workdir: str) -> ml_collections.ConfigDict:
   """The config a training run saved in ``workdir`` (`from_saved`); `ConfigError` when there is
   none or it is damaged."""
   return from_saved(workdir_lib.read_config(workdir))
+
+
+def switch_model(config: ml_collections.ConfigDict, model: str, keep: Sequence[str] = ()) -> None:
+  """Sets ``config.model = model`` with ``config.model_args`` at that family's defaults: the
+  settings of a config's own family do not carry over to another. The settings named in
+  ``keep`` (given explicitly, e.g. on the command line) keep their values, declared by the new
+  family or not (one it lacks is then refused by `check_config`).
+
+  Raises:
+    ConfigError: ``model`` is not a registered family.
+  """
+  settings = models.default_args(model)
+  settings.update({k: config.model_args[k] for k in keep if k in config.model_args})
+  with config.ignore_type():
+    config.model = model
+    config.model_args = ml_collections.ConfigDict(settings)

@@ -22,7 +22,6 @@ import ml_collections
 import numpy as np
 
 from gan import config as config_lib
-from gan import models
 from gan.errors import ConfigError
 
 SEED_FIELDS = ("seed", "num_seeds")
@@ -137,16 +136,16 @@ def apply_overrides(base: ml_collections.ConfigDict, overrides: Mapping[str, Any
   defaults.
   """
   config = copy.deepcopy(base)
-  for field, value in overrides.items():
+  # The family first, so that its settings given beside it apply to it.
+  for field, value in sorted(overrides.items(), key=lambda item: item[0] != "model"):
     try:
       if not _has_field(config, field):
         config_lib.field_of(field, config)  # the message: no such field or setting
         raise ConfigError(f"config.{field} is not in this config.")
       value = tuple(value) if isinstance(value, list) else value
-      if field == "model" and value != config.model and not any(
-          k.partition(".")[0] == "model_args" for k in overrides):
+      if field == "model" and value != config.model:
         config_lib.field_of(field).check(field, value)
-        config.model_args = ml_collections.ConfigDict(models.default_args(value))
+        config_lib.switch_model(config, value)
       _set(config, field, value)
       config_lib.check_field(field, value, config)
     except (TypeError, ConfigError) as e:
