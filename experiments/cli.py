@@ -28,10 +28,14 @@ class _NotFromOrbax(logging.Filter):
     orbax = f"{os.sep}orbax{os.sep}"
     if orbax in (record.pathname or ""):
       return False
-    # After a failed write, asyncio reports orbax's pending write tasks as "Task exception was
-    # never retrieved" (its own logger, the orbax coroutine named in the message): the same
+    # After a failed write, asyncio reports orbax's pending writes as "Task exception was never
+    # retrieved" (the orbax coroutine named in the message) or "Future exception was never
+    # retrieved" (tensorstore's error naming the checkpoint's temporary directory): the same
     # failure our one line reports.
-    return not (record.name == "asyncio" and orbax in record.getMessage())
+    if record.name != "asyncio":
+      return True
+    message = record.getMessage()
+    return not (orbax in message or ".orbax-checkpoint-tmp" in message)
 
 
 def quiet_library_logs(debug: bool) -> None:

@@ -27,6 +27,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
 from typing import Any, Callable, Mapping, Optional
 
@@ -131,12 +132,27 @@ class Checkpointer:
           state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
       self._manager.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
-      for partial in glob.glob(os.path.join(self.directory, f"{int(step)}.orbax-checkpoint-tmp*")):
-        shutil.rmtree(partial, ignore_errors=True)  # the half-written step gives its space back
+      self._remove_partial(step)  # the half-written step gives its space back
       raise CheckpointError(
           f"Could not write the checkpoint of step {step} to {self.directory} "
           f"({_write_failure_reason(e)}). The earlier checkpoints ({self.steps() or 'none'}) are "
           f"untouched; free disk space or fix permissions, then run again to resume.") from e
+
+  def _remove_partial(self, step: int, patience_s: float = 10.0) -> None:
+    """Removes the temporary directory of a failed save of ``step``.
+
+    One write failing does not stop orbax's other writer threads at once: they may still create
+    files in the temporary directory while it is being removed. So remove until it stays gone.
+    """
+    pattern = os.path.join(self.directory, f"{int(step)}.orbax-checkpoint-tmp*")
+    deadline = time.monotonic() + patience_s
+    quiet_rounds = 0
+    while quiet_rounds < 3 and time.monotonic() < deadline:
+      partials = glob.glob(pattern)
+      for partial in partials:
+        shutil.rmtree(partial, ignore_errors=True)
+      quiet_rounds = 0 if partials else quiet_rounds + 1
+      time.sleep(0.05)
 
   def restore(self, step: int, like: Any) -> Any:
     """Restores step ``step`` into the structure, shapes and shardings of ``like``; verified."""
