@@ -50,37 +50,114 @@ def parse_labels(text, num, num_classes):
   return np.resize(np.asarray(values, np.int32), num)
 
 
-def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=None,
-                  log=print, seed_index=0):
-  """Samples run ``workdir`` and writes them to ``output``; returns the paths written."""
+# Samples drawn (and held) at a time: a bounded memory for any --num_samples.
+CHUNK_ROWS = 4096
+# Bytes a PNG file takes beyond its pixels (signature, chunks, file system block), roughly.
+_PNG_OVERHEAD = 4096
+
+
+def _existing_parent(path):
+  path = os.path.abspath(path)
+  while not os.path.exists(path):
+    path = os.path.dirname(path)
+  return path
+
+
+def _check_output(output, to_dir):
+  """Refuses an --output that cannot be written, before anything is sampled."""
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  parent = _existing_parent(output if to_dir else os.path.dirname(os.path.abspath(output)))
+  target = os.path.abspath(output.rstrip(os.sep) if to_dir else os.path.dirname(
+      os.path.abspath(output)))
+  if not os.path.isdir(parent):
+    raise config_lib.ConfigError(f"--output {output}: {parent} is a file, not a directory; pass "
+                                 "a path under a directory.")
+  if not to_dir and os.path.isdir(output):
+    raise config_lib.ConfigError(f"--output {output} is a directory; end it with / for PNGs.")
+  if not os.access(parent, os.W_OK | os.X_OK):
+    raise config_lib.ConfigError(f"--output {output}: {parent} is not writable; pass a path you "
+                                 f"can write to.")
+  return target, parent
+
+
+def _check_room(num, one, output, parent, to_dir):
+  """Refuses a --num_samples whose files would not fit on the disk (``one``: one sample)."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  need = num * (one.nbytes + (_PNG_OVERHEAD if to_dir else 0))
+  free = shutil.disk_usage(parent).free
+  if need > free:
+    raise config_lib.ConfigError(
+        f"--num_samples={num} needs about {need / 1e9:.3g} GB at {output}, but {parent} has "
+        f"{free / 1e9:.3g} GB free; ask for fewer samples (at most about "
+        f"{free // (need // num)}) or write elsewhere.")
+
+
+def _write_npz(path, chunks, num, shape, dtype, labels):
+  """Writes an ``.npz`` (uncompressed, as ``np.savez``) chunk by chunk: ``arr_0`` ``[num,
+  *shape]`` and, if given, ``labels``; complete under ``path`` or absent."""
+  import zipfile  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from gan import images, runs  # pylint: disable=g-import-not-at-top
+  from gan import writers  # pylint: disable=g-import-not-at-top
+  temporary = path + ".tmp.npz"
+  try:
+    with writers.reporting_write_errors(path), zipfile.ZipFile(
+        temporary, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+      with archive.open("arr_0.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_2_0(f, dict(
+            descr=np.lib.format.dtype_to_descr(np.dtype(dtype)), fortran_order=False,
+            shape=(num, *shape)))
+        for chunk in chunks:
+          f.write(np.ascontiguousarray(chunk, dtype).tobytes())
+      if labels is not None:
+        with archive.open("labels.npy", "w", force_zip64=True) as f:
+          np.lib.format.write_array(f, np.asarray(labels))
+    os.replace(temporary, path)  # complete or absent, never half-written
+  finally:
+    if os.path.exists(temporary):
+      os.remove(temporary)
+
+
+def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=None,
+                  log=print, seed_index=0, chunk_rows=CHUNK_ROWS):
+  """Samples run ``workdir`` and writes them to ``output``, ``chunk_rows`` at a time (a bounded
+  memory for any ``num``, after checking the disk has room); returns the paths written."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from gan import images, runs, writers  # pylint: disable=g-import-not-at-top
   from gan import config as config_lib  # pylint: disable=g-import-not-at-top
   if num < 1:
     raise config_lib.ConfigError(f"--num_samples={num} must be positive.")
   to_dir = output.endswith(os.sep) or os.path.isdir(output)
   if not to_dir and not output.endswith(".npz"):
     raise config_lib.ConfigError(f"--output {output} must end in .npz (one file) or / (PNGs).")
-  run = runs.load_run(workdir, step, seed_index)
+  target, parent = _check_output(output, to_dir)
+  run = runs.load_run(workdir, step, seed_index, log=log)
   labels = parse_labels(labels, num, run.gan.num_classes)
-  samples = run.sample(num, seed=seed, labels=labels, use_ema=use_ema)
-  is_image = samples.ndim == 4
+  one = run.sample(1, seed=seed, use_ema=use_ema, labels=None if labels is None else labels[:1])
+  is_image = one.ndim == 4
+  if to_dir and not is_image:
+    raise config_lib.ConfigError(f"{workdir} makes {one.shape[1:]}-shaped points, not "
+                                 "images; write them to a .npz file.")
+  as_written = images.to_uint8(one) if is_image else one
+  _check_room(num, as_written[0], output, parent, to_dir)
+  chunks = (images.to_uint8(c) if is_image else c for c in run.sample_chunks(
+      num, chunk_rows, seed=seed, labels=labels, use_ema=use_ema))
   if to_dir:
-    if not is_image:
-      raise config_lib.ConfigError(f"{workdir} makes {samples.shape[1:]}-shaped points, not "
-                                   "images; write them to a .npz file.")
-    os.makedirs(output, exist_ok=True)
-    paths = [os.path.join(output, f"sample_{i:06d}.png") for i in range(num)]
-    for path, image in zip(paths, images.to_uint8(samples)):
-      images.save_png(image, path)
+    with writers.reporting_write_errors(output):
+      os.makedirs(target, exist_ok=True)
+    paths = [os.path.join(target, f"sample_{i:06d}.png") for i in range(num)]
+    written = 0
+    for chunk in chunks:
+      for image in chunk:
+        images.save_png(image, paths[written])
+        written += 1
   else:
-    arrays = {"arr_0": images.to_uint8(samples) if is_image else samples}
     if run.gan.num_classes:
-      arrays["labels"] = labels if labels is not None else np.full((num,), -1, np.int32)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    temporary = output + ".tmp.npz"
-    np.savez(temporary, **arrays)
-    os.replace(temporary, output)  # complete or absent, never half-written
+      labels = labels if labels is not None else np.full((num,), -1, np.int32)
+    with writers.reporting_write_errors(output):
+      os.makedirs(target, exist_ok=True)
+    _write_npz(output, chunks, num, as_written.shape[1:], as_written.dtype,
+               labels if run.gan.num_classes else None)
     paths = [output]
   log(f"Wrote {num} samples of {workdir} (step {run.step}, "
       f"{'EMA' if (run.uses_ema if use_ema is None else use_ema) else 'raw'} params) to {output}")

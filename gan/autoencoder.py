@@ -470,7 +470,7 @@ def load_autoencoder(workdir: str) -> TrainedAutoencoder:
   objective = build_objective(config)
   like = create_state(objective, jax.random.key(config.seed))
   checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                            log=lambda message: None)
+                                            log=lambda message: None, read_only=True)
   try:
     step, state = checkpointer.restore_latest_good(like)
   finally:

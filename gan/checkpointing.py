@@ -22,6 +22,7 @@ trained run is opened by `gan.runs`).
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import os
@@ -29,7 +30,7 @@ import re
 import shutil
 import time
 import uuid
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
 import numpy as np
@@ -101,13 +102,41 @@ def _write_failure_reason(error: BaseException) -> str:
   return text if len(text) <= 300 else text[:300] + " ..."
 
 
+# In a run's checkpoint directory: readers hold it shared while they read; the trainer takes it
+# exclusively to delete old steps (`Checkpointer._prune`).
+READERS_LOCK = ".readers.lock"
+
+
+def _hold_readers_lock(directory: str) -> Optional[int]:
+  """A shared lock on ``directory``'s readers' lock (blocks while a trainer deletes old steps);
+  None where there is none (no trainer made one: nothing deletes under us). Opens read-only."""
+  try:
+    fd = os.open(os.path.join(directory, READERS_LOCK), os.O_RDONLY)
+  except OSError:
+    return None
+  fcntl.flock(fd, fcntl.LOCK_SH)
+  return fd
+
+
+# How often a reader lists a run's steps again when the step it reads is deleted under it.
+_RACE_ROUNDS = 20
+
+
 class Checkpointer:
   """Saves and restores a train state under ``<workdir>/checkpoints``; keeps the last ``keep``."""
 
-  def __init__(self, directory: str, keep: int = 3, log: Callable[[str], None] = print):
+  def __init__(self, directory: str, keep: int = 3, log: Callable[[str], None] = print,
+               read_only: bool = False):
+    """``read_only``: for a command that only reads a run (sample, evaluate, `gan.load_run`): it
+    creates, moves and deletes nothing, so it may read a run on a read-only filesystem, or one
+    that a trainer is writing. It holds the run's readers' lock (shared) until `close`."""
     self.directory = os.path.abspath(directory)
     self._log = log
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+    self.read_only = read_only
+    self._keep = keep
+    self._reading = _hold_readers_lock(self.directory) if read_only else None
+    # Old steps are deleted here (`_prune`), not by orbax, so that no reader sees one vanish.
+    options = ocp.CheckpointManagerOptions(max_to_keep=None, create=not read_only,
                                            enable_async_checkpointing=False)
     self._manager = ocp.CheckpointManager(self.directory, options=options,
                                           item_names=("state", "meta"))
@@ -128,6 +157,9 @@ class Checkpointer:
     """Writes the checkpoint of ``step``. Raises `CheckpointError` (previous ones intact)."""
     meta = dict(step=int(step), checksum=tree_checksum(state), **(extra_meta or {}))
     try:
+      if jax.process_index() == 0:  # before the first step a reader could read
+        os.close(os.open(os.path.join(self.directory, READERS_LOCK), os.O_RDONLY | os.O_CREAT,
+                         0o644))
       self._manager.save(int(step), args=ocp.args.Composite(
           state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
       self._manager.wait_until_finished()
@@ -137,6 +169,25 @@ class Checkpointer:
           f"Could not write the checkpoint of step {step} to {self.directory} "
           f"({_write_failure_reason(e)}). The earlier checkpoints ({self.steps() or 'none'}) are "
           f"untouched; free disk space or fix permissions, then run again to resume.") from e
+    self._prune()
+
+  def _prune(self) -> None:
+    """Deletes all but the newest ``keep`` steps, once no reader holds the readers' lock (a
+    reader never sees the step it reads vanish)."""
+    old = self.steps()[:-self._keep] if self._keep else []
+    if not old:
+      return
+    fd = None
+    if jax.process_index() == 0:  # the process that deletes (every process calls delete)
+      fd = os.open(os.path.join(self.directory, READERS_LOCK), os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+      if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the readers reading now (seconds)
+      for step in old:
+        self._manager.delete(step)
+    finally:
+      if fd is not None:
+        os.close(fd)  # releases the lock
 
   def _remove_partial(self, step: int, patience_s: float = 10.0) -> None:
     """Removes the temporary directory of a failed save of ``step``.
@@ -166,32 +217,60 @@ class Checkpointer:
   def restore_latest_good(self, like: Any) -> tuple[Optional[int], Any]:
     """The newest checkpoint that restores and verifies, as ``(step, state)``.
 
-    Damaged newer checkpoints are reported through ``log`` and skipped. Returns ``(None, like)``
-    when there is no checkpoint at all; raises `CheckpointError` when there are checkpoints but
-    none is good (so a run never silently starts over on top of a damaged history).
+    Damaged newer checkpoints are reported through ``log`` and skipped. A trainer (about to
+    resume) then moves them to ``damaged_checkpoints/``; a `read_only` reader changes nothing and
+    says which step it read instead. Returns ``(None, like)`` when there is no checkpoint at all;
+    raises `CheckpointError` when there are checkpoints but none is good (so a run never silently
+    starts over on top of a damaged history).
+
+    A reader may race a trainer: a step can be deleted (the trainer keeps its newest
+    ``keep_checkpoints``) while it is being read. A step whose directory vanished is not damaged;
+    the steps are listed again and the newest read, up to `_RACE_ROUNDS` times.
     """
-    steps = self.steps()
-    problems = []
-    for step in reversed(steps):
-      try:
-        state = self.restore(step, like)
-      except CheckpointError as e:
-        problems.append(str(e))
-        self._log(f"WARNING: {e}; falling back to an earlier checkpoint.")
-        continue
-      if problems and jax.process_index() == 0:
-        for damaged in steps[steps.index(step) + 1:]:
-          self.quarantine(damaged)
-      return step, state
+    for _ in range(_RACE_ROUNDS):
+      steps = self.steps()
+      problems, raced = [], False
+      for step in reversed(steps):
+        try:
+          state = self.restore(step, like)
+        except CheckpointError as e:
+          if not os.path.isdir(os.path.join(self.directory, str(step))):
+            raced = True  # removed by the trainer's keep policy meanwhile: list again
+            break
+          problems.append(str(e))
+          self._log(f"WARNING: {e}; falling back to an earlier checkpoint.")
+          continue
+        if problems:
+          self._set_aside(steps[steps.index(step) + 1:], step)
+        return step, state
+      if not raced:
+        break
+    else:
+      raise CheckpointError(
+          f"The checkpoints in {self.directory} were replaced {_RACE_ROUNDS} times while being "
+          "read: a trainer is writing this run faster than it can be read. Read it again "
+          "later, or pass --step with a step it keeps.")
     if problems:
       raise CheckpointError(
           f"None of the checkpoints in {self.directory} is usable: " + "; ".join(problems) +
           ". Move the directory aside to start afresh, or restore a good copy.")
     return None, like
 
+  def _set_aside(self, damaged: Sequence[int], good: int) -> None:
+    """A trainer moves the damaged steps out of the way; a reader says what it read instead."""
+    if self.read_only:
+      self._log(f"WARNING: read checkpoint step {good}, the newest good one; the newer "
+                f"step(s) {', '.join(map(str, damaged))} are damaged (see above) and left where "
+                "they are (training moves them to damaged_checkpoints/ when it resumes).")
+    elif jax.process_index() == 0:
+      for step in damaged:
+        self.quarantine(step)
+
   def quarantine(self, step: int) -> None:
     """Moves a damaged step to ``<workdir>/damaged_checkpoints/<step>``: kept for inspection, and
-    out of the way of the step that will be written again."""
+    out of the way of the step that will be written again. Not for a `read_only` reader."""
+    if self.read_only:
+      raise ValueError("a read-only Checkpointer moves no checkpoint")
     source = os.path.join(self.directory, str(step))
     if os.path.isdir(source):
       target = os.path.join(os.path.dirname(self.directory), "damaged_checkpoints", str(step))
@@ -203,6 +282,9 @@ class Checkpointer:
 
   def close(self) -> None:
     self._manager.close()
+    if self._reading is not None:
+      os.close(self._reading)  # releases the readers' lock
+      self._reading = None
 
 
 # ----------------------------------------------------------------------------------------------

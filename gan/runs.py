@@ -2,14 +2,16 @@
 
 ``run = gan.load_run("workdirs/dcgan_mnist"); x = run.sample(64)``. The run's files are read
 through their owners: ``config.json`` by `gan.workdir` (upgraded to today's fields by
-`gan.config.from_saved`), checkpoints by `gan.checkpointing`. Nothing here writes to the run.
+`gan.config.from_saved`), checkpoints by `gan.checkpointing`. Nothing here writes to the run:
+a damaged newest checkpoint is reported and an older one read (training sets it aside when it
+resumes), and a run that a trainer is writing is read at its newest complete checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import jax
 import ml_collections
@@ -19,6 +21,7 @@ from gan import checkpointing
 from gan import config as config_lib
 from gan import sampling
 from gan import step as step_lib
+from gan import workdir as workdir_lib
 from gan.errors import CheckpointError, ConfigError
 from gan.seeds import Seeds
 
@@ -60,6 +63,26 @@ class Run:
     return sampling.generate_samples(self.gan, self.state, num, seed, self.gan.num_classes,
                                      use_ema=use_ema, batch_size=batch_size, labels=labels)
 
+  def sample_chunks(self, num: int, chunk_rows: int, seed: int = 0,
+                    labels: Optional[Any] = None, use_ema: Optional[bool] = None,
+                    batch_size: int = 500) -> Iterator[np.ndarray]:
+    """The rows of `sample` (same arguments), ``chunk_rows`` at a time: for writing many
+    samples in bounded memory."""
+    use_ema = self.uses_ema if use_ema is None else use_ema
+    return sampling.sample_chunks(self.gan, self.state, num, seed, self.gan.num_classes,
+                                  use_ema=use_ema, batch_size=batch_size, labels=labels,
+                                  chunk_rows=chunk_rows)
+
+
+def no_checkpoint_yet(workdir: str, train_command: str) -> str:
+  """What a reader says of a run without a checkpoint: being trained, or never trained."""
+  trainer = workdir_lib.trainer_holding(workdir)
+  if trainer:
+    return (f"--workdir {workdir} has no checkpoint yet: a trainer (process {trainer}) is "
+            "training it now and has not written its first one. Read it again after its first "
+            "checkpoint (config.checkpoint_every).")
+  return f"--workdir {workdir} has no checkpoint yet; train first ({train_command})."
+
 
 def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[int] = None,
                 log: Callable[[str], None] = print):
@@ -71,13 +94,13 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict, step: Optional[
   """
   gan = config_lib.build_gan(config)
   like = Seeds.of(config).like(step_lib.create_state(gan, jax.random.key(config.seed)))
-  checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log)
+  checkpointer = checkpointing.Checkpointer(os.path.join(workdir, "checkpoints"), log=log,
+                                            read_only=True)
   try:
     if step is None:
       step, state = checkpointer.restore_latest_good(like)
       if step is None:
-        raise CheckpointError(f"--workdir {workdir} has no checkpoint yet; train first "
-                              f"(python -m experiments.train).")
+        raise CheckpointError(no_checkpoint_yet(workdir, "python -m experiments.train"))
     else:
       available = checkpointer.steps()
       if step not in available:

@@ -277,6 +277,22 @@ def _lock(workdir: str) -> int:
   return fd
 
 
+def trainer_holding(workdir: str) -> Optional[str]:
+  """The process id (as the lock file names it) of the trainer holding ``workdir`` now, or None
+  when no trainer runs there. Reads only: a shared lock taken and released at once."""
+  try:
+    fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDONLY)
+  except OSError:
+    return None
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+  except OSError:
+    return os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+  finally:
+    os.close(fd)  # closing releases a shared lock we took
+  return None
+
+
 def claim(config: ml_collections.ConfigDict, workdir: str, is_main: bool = True, *,
           differences: Callable[[dict], list[str]]) -> Claim:
   """Checks ``workdir`` for ``config`` and locks it; see the module docstring.

@@ -20,6 +20,7 @@ from gan import data
 from gan import loop
 from gan import step as step_lib
 from gan import workdir as workdir_lib
+from gan.checkpointing import READERS_LOCK
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,7 +48,7 @@ def test_smoke_dcgan28_on_offline_mnist(tmp_path, data_dir):
   metrics = loop.train_and_evaluate(tiny_config(data_dir), workdir, log=lambda m: None,
                                        progress=False)
   assert metrics["finite"] == 1.0 and 0.0 < metrics["d_real"] < 1.0
-  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4"]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [READERS_LOCK, "2", "4"]
   assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
       "step_000000.png", "step_000002.png", "step_000004.png"]
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
@@ -155,7 +156,7 @@ def test_nan_policy_stop_keeps_the_last_good_checkpoint(tmp_path, data_dir, monk
                      match=r"stopped at step 3: the discriminator loss became non-finite.*"
                            r"last good checkpoint \(step 2\) is kept"):
     loop.train_and_evaluate(config, workdir, log=lambda m: None, progress=False)
-  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [READERS_LOCK, "2"]
 
 
 def test_nan_policy_skip_step_skips_only_the_bad_update(tmp_path, data_dir, monkeypatch):
