@@ -41,40 +41,66 @@ def define_flags():
 
 
 def collect(root, train=False, trend=False):
-  """``(runs, paper)``: per run its setting (overrides without seeds) and per-seed metric dicts;
-  the config's paper values.
+  """``(runs, paper)``: per run its setting (overrides without seeds), the step its values stand
+  at, its config (so that runs of two budgets or two configs never share a row) and per-seed
+  metric dicts; the config's paper values.
 
-  With ``trend`` a run gives one entry per evaluated step (its ``step``).
+  With ``trend`` a run gives one entry per evaluated step.
   """
-  from gan import sweeps, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from gan import config as config_lib, sweeps, workdir as workdir_lib
   sweep = workdir_lib.read_sweep(root)
   runs = []
   for run in sweep["runs"]:
     setting = sweeps.setting_of(run["overrides"])
+    workdir = os.path.join(root, run["name"])
+    saved = workdir_lib.saved_config(workdir)
+    config = config_lib.comparable_fields(saved) if saved else None
     if trend:
-      for step, row in workdir_lib.read_eval_history(os.path.join(root, run["name"])).items():
-        runs.append(dict(setting=setting, step=step,
+      for step, row in workdir_lib.read_eval_history(workdir).items():
+        runs.append(dict(setting=setting, step=step, config=config,
                          values=[v for v in row["eval_per_seed"] if v],
                          run_values={k: row[k] for k in ("wall_seconds",) if k in row}))
       continue
-    results = workdir_lib.read_results(os.path.join(root, run["name"]))  # None: not finished
+    results = workdir_lib.read_results(workdir)  # None: not finished
     if not results:
       continue
     values = results.get("train_per_seed") if train else results.get("eval_per_seed")
     if values:
       # A run's wall time is the run's (of all its seeds together), averaged over runs.
       run_values = {"wall_seconds": results["wall_seconds"]} if "wall_seconds" in results else {}
-      runs.append(dict(setting=setting, values=[v for v in values if v], run_values=run_values))
+      runs.append(dict(setting=setting, step=results.get("step"), config=config,
+                       values=[v for v in values if v], run_values=run_values))
   paper = []
   if trend:
     keys = [sweeps.setting_key(r["setting"]) for r in runs]
     order = {key: i for i, key in enumerate(dict.fromkeys(keys))}
     runs = [r for _, r in sorted(zip(keys, runs), key=lambda kr: (order[kr[0]], kr[1]["step"]))]
   elif os.path.isfile(sweep["config"]):
-    module = cli.load_config_module(sweep["config"])
-    if hasattr(module, "paper_results"):
-      paper = module.paper_results()
+    paper = paper_results(sweep["config"])
   return runs, paper
+
+
+def paper_results(config_path):
+  """The config file's ``paper_results()`` (``[]`` where it defines none), checked: a list of
+  ``(overrides dict, {metric: value})`` pairs; `ConfigError` naming the file otherwise."""
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  module = cli.load_config_module(config_path)
+  if not hasattr(module, "paper_results"):
+    return []
+  try:
+    paper = module.paper_results()
+  except Exception as e:  # pylint: disable=broad-except
+    raise config_lib.ConfigError(f"{config_path}: paper_results() raised {type(e).__name__}: "
+                                 f"{e}. Fix it, or remove it.") from e
+  if not isinstance(paper, (list, tuple)) or not all(
+      isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], dict) and
+      isinstance(entry[1], dict) and all(isinstance(m, str) for m in entry[1])
+      for entry in paper):
+    raise config_lib.ConfigError(
+        f"{config_path}: paper_results() must return a list of (overrides, values) pairs, e.g. "
+        f"[({{'loss': 'hinge'}}, {{'fid': '6.3 ± 0.5'}})]; it returned {str(paper)[:200]}.")
+  return [(overrides, {m: str(v) for m, v in values.items()}) for overrides, values in paper]
 
 
 def aggregate(root, metrics=None, train=False, log=print, trend=False, plot=None,
@@ -108,12 +134,12 @@ def aggregate(root, metrics=None, train=False, log=print, trend=False, plot=None
     sweeps.plot_trend(sweeps.aggregate(runs, [plot, "wall_seconds"]), plot,
                       os.path.join(root, f"trend_{plot}.png"), plot_target,
                       title=f"{plot} during training, {root}")
-  table = sweeps.markdown_table(rows, paper)
+  table = sweeps.markdown_table(rows, paper, trend)
   name = "trend" if trend else "summary"
   with open(os.path.join(root, f"{name}.md"), "w", encoding="utf-8") as f:
     f.write(table + "\n")
   with open(os.path.join(root, f"{name}.csv"), "w", encoding="utf-8") as f:
-    f.write(sweeps.csv_table(rows))
+    f.write(sweeps.csv_table(rows, trend))
   log(table)
   return table
 

@@ -65,8 +65,9 @@ def _without_closed_event_loops(hook):
 
 def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:
   """Runs ``fn``; an error of the project's types (`gan.errors.Error`) becomes one ``error: ...``
-  line and exit status 2; any other exception is printed with its traceback and a line saying
-  how to report it, exit status 1."""
+  line and exit status 2, as does an error of the machine (an ``OSError`` with an errno: a full
+  disk, a read-only directory, a name too long; a ``JAX_PLATFORMS`` it cannot start); any other
+  exception is printed with its traceback and a line saying how to report it, exit status 1."""
   from gan import errors  # pylint: disable=g-import-not-at-top
   quiet_library_logs(debug)
   try:
@@ -81,12 +82,40 @@ def run_reporting_errors(fn: Callable[[], None], debug: bool) -> int:
     message = " ".join(str(e).split())
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USER_ERROR
+  except OSError as e:
+    # The machine's, not a bug: a full disk, a read-only or missing directory, a name too long.
+    if debug:
+      raise
+    if e.errno is None:
+      return _report_bug()
+    where = " ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    print(f"error: {'cannot use ' + where if where else 'a file operation failed'} "
+          f"({e.strerror or e}); free disk space, fix the permissions, or pass another path.",
+          file=sys.stderr)
+    return EXIT_USER_ERROR
+  except RuntimeError as e:
+    # JAX_PLATFORMS naming an accelerator this machine lacks (or whose jax plugin is missing).
+    if debug:
+      raise
+    if "Unable to initialize backend" not in str(e):
+      return _report_bug()
+    first = " ".join(str(e).split(". ")[0].split())
+    asked = os.environ.get("JAX_PLATFORMS")
+    print(f"error: JAX cannot start the platform asked for"
+          f"{f' (JAX_PLATFORMS={asked})' if asked else ''}: {first}. Unset JAX_PLATFORMS (or set "
+          f"it to cpu), or install jax for that accelerator.", file=sys.stderr)
+    return EXIT_USER_ERROR
   except Exception:  # pylint: disable=broad-except
-    import traceback  # pylint: disable=g-import-not-at-top
-    traceback.print_exc()
-    print(REPORT_A_BUG, file=sys.stderr)
-    return EXIT_BUG
+    return _report_bug()
   return 0
+
+
+def _report_bug() -> int:
+  """The exception being handled, with its traceback and how to report it; `EXIT_BUG`."""
+  import traceback  # pylint: disable=g-import-not-at-top
+  traceback.print_exc()
+  print(REPORT_A_BUG, file=sys.stderr)
+  return EXIT_BUG
 
 
 def maybe_initialize_distributed(coordinator: Optional[str], num_processes: Optional[int],
@@ -110,8 +139,13 @@ def parse_flags(argv):
   try:
     remaining = flags.FLAGS(argv)
     if "config" in flags.FLAGS:
-      _ = flags.FLAGS["config"].value.keys()  # config files load lazily: load it here
-      _follow_the_model(flags.FLAGS["config"].value, argv)
+      config = flags.FLAGS["config"].value  # config files load lazily: load it here
+      if not hasattr(config, "keys"):
+        print(f"error: the config file {flags.FLAGS['config'].config_filename}: get_config() "
+              f"returned a {type(config).__name__}, not a ConfigDict; fix it (see "
+              "experiments/configs/).", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+      _follow_the_model(config, argv)
     return remaining
   except Exception as e:  # pylint: disable=broad-except
     failure = config_file_failure(e)

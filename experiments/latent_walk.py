@@ -94,6 +94,9 @@ def latent_walk(workdir: str, out_dir: Optional[str] = None, seed: int = 0, *,
   from gan.studies import latent_walk as study  # pylint: disable=g-import-not-at-top
   start_time = time.time()
   study.check_settings(num_samples, repetitions, batch_size)
+  if out_dir and os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+    from gan.errors import ConfigError  # pylint: disable=g-import-not-at-top
+    raise ConfigError(f"--out {out_dir} is a file; pass a directory for the figures.")
   config, gan, step, state = load_digit_run(workdir, log)
   out_dir = out_dir or os.path.join(workdir, "latent")
   os.makedirs(out_dir, exist_ok=True)

@@ -21,8 +21,10 @@ dotted, under ``model_args``). Seeds come from --seeds, or from ``seed`` in
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 
 from absl import app
 from absl import flags
@@ -48,11 +50,29 @@ def define_flags():
   flags.mark_flags_as_required(["root"])
 
 
+def sweep_points(module, config_path):
+  """The config file's ``sweep()`` (``[{}]`` where it defines none), checked: a list of override
+  dicts with string keys; `ConfigError` naming the file otherwise."""
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  if not hasattr(module, "sweep"):
+    return [{}]
+  try:
+    points = module.sweep()
+  except Exception as e:  # pylint: disable=broad-except
+    raise config_lib.ConfigError(f"{config_path}: sweep() raised {type(e).__name__}: {e}. Fix "
+                                 "it: sweep() returns a list of override dicts.") from e
+  if not isinstance(points, (list, tuple)) or not points or not all(
+      isinstance(p, dict) and all(isinstance(k, str) for k in p) for p in points):
+    raise config_lib.ConfigError(
+        f"{config_path}: sweep() must return a non-empty list of override dicts, e.g. "
+        f"[{{'loss': 'hinge'}}, {{'loss': 'least_squares'}}]; it returned {str(points)[:200]}.")
+  return list(points)
+
+
 def plan(config_path, base, grid_specs=(), seeds_text=None):
   """``[(name, overrides, config)]`` for every run, each config checked before any run starts."""
   from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
-  module = cli.load_config_module(config_path)
-  points = module.sweep() if hasattr(module, "sweep") else [{}]
+  points = sweep_points(cli.load_config_module(config_path), config_path)
   runs = []
   for overrides in sweeps.cross(points, sweeps.parse_grid(grid_specs, base),
                                 sweeps.parse_seeds(seeds_text)):
@@ -67,6 +87,13 @@ def plan(config_path, base, grid_specs=(), seeds_text=None):
   if len(set(names)) != len(names):
     raise config_lib.ConfigError(f"the sweep names some runs twice: {names}.")
   return runs
+
+
+def base_flags(config_path, base):
+  """The ``--config.*`` flags that turn the config file's own config into ``base`` (the config
+  as the command line left it): what every child command carries."""
+  from gan import sweeps  # pylint: disable=g-import-not-at-top
+  return sweeps.config_flags(base, cli.load_config_module(config_path).get_config())
 
 
 def check_root(root, runs):
@@ -97,16 +124,108 @@ def train_command(config_path, workdir, overrides, flag_overrides=()):
           [f"--config.{k}={sweeps.format_value(v)}" for k, v in overrides.items()])
 
 
+# How long a run given SIGINT (after the sweep was stopped) has to exit before it is killed.
+_STOP_GRACE_S = 30
+
+
+def _stop_on_sigterm():
+  """SIGTERM (a scheduler's stop, ``kill``) stops the sweep as SIGINT (Ctrl-C) does."""
+  def stop(signum, frame):
+    raise KeyboardInterrupt
+  return signal.signal(signal.SIGTERM, stop)
+
+
+def _stop_runs(active, log):
+  """Stops the runs under way (SIGINT: each exits as an interrupted training run does, its
+  checkpoints kept), killing any that has not exited after `_STOP_GRACE_S` seconds."""
+  for run in active:
+    if run.process.poll() is None:
+      run.process.send_signal(signal.SIGINT)
+  deadline = time.monotonic() + _STOP_GRACE_S
+  for run in active:
+    try:
+      run.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+      run.process.kill()
+      run.process.wait()
+    run.logfile.close()
+  if active:
+    log(f"Stopped the runs under way ({', '.join(run.name for run in active)}); run the same "
+        "command again to resume them.")
+
+
+class _Child:
+  """One run trained by a child process, its output in ``<root>/<name>.log``."""
+
+  def __init__(self, name, command, log_path):
+    self.name = name
+    self.log_path = log_path
+    self.logfile = open(log_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    try:
+      self.process = subprocess.Popen(command, stdout=self.logfile, stderr=subprocess.STDOUT)
+    except BaseException:
+      self.logfile.close()
+      raise
+
+
+def run_parallel(todo, parallel, command_of, root, log=print, poll_s=0.2):
+  """Trains ``todo`` (``[(name, overrides, config)]``) ``parallel`` at a time, each in its own
+  process; a new run starts as soon as any run ends. After a failure no new run starts (the runs
+  under way finish). SIGINT or SIGTERM stops the runs under way too.
+
+  Raises:
+    ConfigError: some run failed (each named, with its log).
+  """
+  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
+  pending, active, failed = list(todo), [], []
+  previous = _stop_on_sigterm()
+  try:
+    while pending or active:
+      while pending and not failed and len(active) < parallel:
+        name, overrides, _ = pending.pop(0)
+        log(f"== {name} (started)")
+        active.append(_Child(name, command_of(name, overrides),
+                             os.path.join(root, f"{name}.log")))
+      if not active:
+        break
+      time.sleep(poll_s)
+      for run in [r for r in active if r.process.poll() is not None]:
+        active.remove(run)
+        run.logfile.close()
+        if run.process.returncode:
+          failed.append(f"{run.name} (exit {run.process.returncode}; see {run.log_path})")
+        else:
+          log(f"== {run.name} (done)")
+  except KeyboardInterrupt:
+    _stop_runs(active, log)
+    raise
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+  if failed:
+    raise config_lib.ConfigError(f"run {', '.join(failed)} failed. Finished runs are kept: run "
+                                 "the sweep again to resume.")
+
+
 def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=1,
-              print_commands=False, flag_overrides=(), log=print):
-  """Runs (or skips, or resumes) every run of the sweep; returns ``{name: results}``."""
+              print_commands=False, log=print):
+  """Runs (or skips, or resumes) every run of the sweep; returns ``{name: results}``.
+
+  Child processes (``--parallel``, ``--print_commands``) get the config as parsed here: the
+  config file plus the flags that turn its config into ``base`` (`gan.sweeps.config_flags`),
+  plus the run's overrides."""
   # pylint: disable-next=g-import-not-at-top
   from gan import config as config_lib, loop, sweeps, workdir as workdir_lib
+  if parallel < 1:
+    raise config_lib.ConfigError(f"--parallel={parallel} must be at least 1.")
   runs = plan(config_path, base, grid_specs, seeds_text)
+  flag_overrides = base_flags(config_path, base)
+
+  def command_of(name, overrides):
+    return train_command(config_path, os.path.join(root, name), overrides, flag_overrides)
+
   if print_commands:
     for name, overrides, _ in runs:
-      log(shlex.join(train_command(config_path, os.path.join(root, name), overrides,
-                                   flag_overrides)))
+      log(shlex.join(command_of(name, overrides)))
     return {}
   check_root(root, runs)
   workdir_lib.write_sweep(root, config_path, flag_overrides, [(n, o) for n, o, _ in runs])
@@ -122,27 +241,7 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
       log(f"== {name}")
       loop.train_and_evaluate(config, os.path.join(root, name), log=log)
   else:
-    pending, active, failed = list(todo), [], []
-    while pending or active:
-      while pending and not failed and len(active) < parallel:
-        name, overrides, _ = pending.pop(0)
-        log(f"== {name} (started)")
-        logfile = open(os.path.join(root, f"{name}.log"), "w", encoding="utf-8")
-        active.append((name, logfile, subprocess.Popen(
-            train_command(config_path, os.path.join(root, name), overrides, flag_overrides),
-            stdout=logfile, stderr=subprocess.STDOUT)))
-      if not active:
-        break
-      name, logfile, process = active.pop(0)
-      process.wait()  # after a failure, the runs under way finish; no new one starts
-      logfile.close()
-      if process.returncode:
-        failed.append(f"{name} (exit {process.returncode}; see {os.path.join(root, name)}.log)")
-      else:
-        log(f"== {name} (done)")
-    if failed:
-      raise config_lib.ConfigError(f"run {', '.join(failed)} failed. Finished runs are kept: run "
-                                   "the sweep again to resume.")
+    run_parallel(todo, parallel, command_of, root, log)
   results = {name: workdir_lib.read_results(os.path.join(root, name)) for name, _, _ in runs}
   for name, result in results.items():
     log(f"{name}: {sweeps.results_line(result)}")
@@ -154,10 +253,9 @@ def main(argv):
   f = flags.FLAGS
   cli.quiet_library_logs(f.debug)
   config_path = f["config"].config_filename
-  overrides = [a for a in sys.argv[1:] if a.startswith("--config.")]
   return cli.run_reporting_errors(
       lambda: run_sweep(config_path, f.config, f.root, f.grid, f.seeds, f.parallel,
-                        f.print_commands, overrides), f.debug)
+                        f.print_commands), f.debug)
 
 
 if __name__ == "__main__":

@@ -391,6 +391,14 @@ def upgrade_saved(saved: Mapping[str, Any]) -> dict:
   return saved
 
 
+def comparable_fields(saved: Mapping[str, Any]) -> dict:
+  """A saved config as flat today's fields (``{'model_args.hidden': [64, 64], ...}``; tuples as
+  lists, as JSON has them): old flat model settings moved (`upgrade_saved`), each field added
+  since at the value its absence meant (`ADDED_FIELDS`). Two runs compute the same thing when
+  these are equal."""
+  return {**ADDED_FIELDS, **_flatten(upgrade_saved(json.loads(json.dumps(dict(saved)))))}
+
+
 def config_differences(saved: dict, current: dict) -> list[str]:
   """Fields (other than `RESUME_FREE_FIELDS`) whose values differ, as ``'field: old -> new'``;
   ``saved`` is read as today's fields (`upgrade_saved`; a field added since, `ADDED_FIELDS`, at

@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from gan import config as config_lib
+from gan import models
 from gan.errors import ConfigError
 
 SEED_FIELDS = ("seed", "num_seeds")
@@ -153,6 +154,29 @@ def apply_overrides(base: ml_collections.ConfigDict, overrides: Mapping[str, Any
   return config
 
 
+def config_flags(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict
+                 ) -> list[str]:
+  """The ``--config.<field>=<value>`` flags that make ``reference`` (a config file's
+  ``get_config()``) into ``config``, as `experiments.train` reads them: ``model`` first (its
+  family's settings then start at their defaults, `gan.config.switch_model`), then every other
+  field and family setting whose value differs. Built from the parsed config, not from a command
+  line, so a flag given as ``--config.batch_size 8`` reaches a child process as it was read."""
+  flags = []
+  settings = reference.model_args.to_dict() if "model_args" in reference else {}
+  if "model" in config and config.model != reference.get("model"):
+    flags.append(f"--config.model={config.model}")
+    settings = models.default_args(config.model)
+  for field in config.keys():
+    if field == "model":
+      continue
+    if field == "model_args":
+      flags += [f"--config.model_args.{k}={format_value(v)}"
+                for k, v in config.model_args.items() if _frozen(settings.get(k)) != _frozen(v)]
+    elif _frozen(config[field]) != _frozen(reference.get(field)):
+      flags.append(f"--config.{field}={format_value(config[field])}")
+  return flags
+
+
 def parse_value(field: str, text: str, config: Optional[ml_collections.ConfigDict] = None) -> Any:
   """``text`` as a value of ``config.field``, strictly: read as the field's kind, then checked
   against its range (`gan.config.check_field`, as `check_config` does). A dotted
@@ -250,14 +274,41 @@ def mean_and_standard_error(values: Sequence[float]) -> tuple[float, float]:
   return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
 
 
+def _config_key(config: Optional[Mapping[str, Any]]) -> tuple:
+  """A run's flat config (`gan.config.comparable_fields`) without its seed fields, hashable."""
+  return tuple(sorted((k, _frozen(v)) for k, v in (config or {}).items() if k not in SEED_FIELDS))
+
+
+def _distinguishing_names(keys: Sequence[tuple], names: dict) -> dict:
+  """Row names for groups whose settings read alike but whose configs differ: the setting, then
+  the fields that tell them apart, ``loss=hinge [num_steps=3]``."""
+  by_name: dict[str, list[tuple]] = {}
+  for key in keys:
+    by_name.setdefault(names[key], []).append(key)
+  out = dict(names)
+  for name, same in by_name.items():
+    configs = [dict(key[2]) for key in same]
+    fields = sorted({f for c in configs for f in c if any(c.get(f) != o.get(f) for o in configs)})
+    if not fields:
+      continue
+    for key, config in zip(same, configs):
+      shown = ",".join(f"{f}={format_value(config.get(f))}" for f in fields)
+      out[key] = f"{name} [{shown}]"
+  return out
+
+
 def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]] = None
               ) -> list[dict]:
-  """Groups per-seed results by (setting, step); one row per group, in first-seen order.
+  """Groups per-seed results by (setting, step, config); one row per group, first-seen order.
+
+  Runs share a row only when they ran the same experiment to the same step: the same setting,
+  the same ``step`` and, where given, the same ``config`` save for the seed. Two budgets or two
+  configs of one setting make two rows, named by the fields that tell them apart.
 
   Args:
     runs: ``{'setting': {field: value}, 'values': [{metric: value}, ...]}`` per run (one dict
-      per seed the run trained), optionally with ``'step'`` (a trend: the step the values stand
-      at; runs of one setting at different steps make different rows) and ``'run_values':
+      per seed the run trained), optionally with ``'step'`` (the step the values stand at),
+      ``'config'`` (the run's flat config, `gan.config.comparable_fields`) and ``'run_values':
       {metric: value}``, metrics of the run as a whole (its wall time, shared by the seeds it
       trained together), averaged over runs.
     metrics: which metrics to report (default: every metric of the first run, sorted, then the
@@ -265,10 +316,11 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
 
   Returns:
     ``[{'setting', 'step', 'name', 'n', 'metrics': {metric: (mean, standard_error)}, 'counts':
-    {metric: k}, 'runs': r}]`` (``name``: the setting as `setting_name` shows it; ``step``:
-    None outside a trend): a per-seed metric's mean and error are over the k seeds where it is
-    finite, a run metric's over the group's r runs. A run without metrics (an empty or None
-    entry) counts no seed, and a group with none makes no row.
+    {metric: k}, 'runs': r}]`` (``name``: the setting as `setting_name` shows it, with the
+    fields that tell apart configs of the same setting; ``step``: None where runs gave none): a
+    per-seed metric's mean and error are over the k seeds where it is finite, a run metric's
+    over the group's r runs. A run without metrics (an empty or None entry) counts no seed, and
+    a group with none makes no row.
   """
   groups: dict[tuple, list[dict]] = {}
   run_groups: dict[tuple, list[dict]] = {}
@@ -276,10 +328,11 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
   for run in runs:
     values = [v for v in run["values"] or [] if v]
     if values:
-      key = (setting_key(run["setting"]), run.get("step"))
+      key = (setting_key(run["setting"]), run.get("step"), _config_key(run.get("config")))
       settings.setdefault(key, (dict(run["setting"]), run.get("step")))
       groups.setdefault(key, []).extend(values)
       run_groups.setdefault(key, []).append(run.get("run_values") or {})
+  names = _distinguishing_names(list(groups), {key: run_name(settings[key][0]) for key in groups})
   if metrics is None:
     first = next((v for vs in groups.values() for v in vs), {})
     first_run = next((v for vs in run_groups.values() for v in vs), {})
@@ -297,7 +350,7 @@ def aggregate(runs: Sequence[Mapping[str, Any]], metrics: Optional[Sequence[str]
       metric_values[m] = mean_and_standard_error(finite)
       counts[m] = len(finite) if source is values else len(values)
     setting, step = settings[key]
-    rows.append(dict(setting=setting, step=step, name=run_name(setting), n=len(values),
+    rows.append(dict(setting=setting, step=step, name=names[key], n=len(values),
                      metrics=metric_values, counts=counts, runs=len(per_run)))
   return rows
 
@@ -324,21 +377,24 @@ def _shown(mean: float, error: float) -> str:
   return f"{mean:.{digits}f}" + ("" if math.isnan(error) else f" ± {error:.{digits}f}")
 
 
-def _has_steps(rows: Sequence[Mapping[str, Any]]) -> bool:
-  return any(r.get("step") is not None for r in rows)
+def _has_steps(rows: Sequence[Mapping[str, Any]], trend: bool) -> bool:
+  """A step column for a trend, and wherever rows stand at different steps."""
+  steps = {r.get("step") for r in rows}
+  return (trend and steps != {None}) or len(steps) > 1
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]],
-                   paper: Optional[Sequence[tuple[Mapping[str, Any], Mapping[str, str]]]] = None
-                   ) -> str:
-  """Rows of `aggregate` as Markdown: the setting (and step, for a trend), n seeds, mean ± s.e.
+                   paper: Optional[Sequence[tuple[Mapping[str, Any], Mapping[str, str]]]] = None,
+                   trend: bool = False) -> str:
+  """Rows of `aggregate` as Markdown: the setting (and the step, for a ``trend`` or where rows
+  stand at different steps), n seeds, mean ± s.e.
   per metric, and the paper's value beside ours where ``paper`` (`paper_value`) gives one."""
   if not rows:
     return "(no finished runs)"
   metrics = list(rows[0]["metrics"])
   with_paper = [m for m in metrics
                 if any(paper_value(paper, r["setting"], m) is not None for r in rows)]
-  steps = _has_steps(rows)
+  steps = _has_steps(rows, trend)
   header = ["setting"] + (["step"] if steps else []) + ["seeds"]
   for m in metrics:
     header.append(m)
@@ -357,14 +413,14 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
   return "\n".join(lines)
 
 
-def csv_table(rows: Sequence[Mapping[str, Any]]) -> str:
-  """Rows of `aggregate` as CSV: setting (and step, for a trend), n, then ``<metric>_mean``,
+def csv_table(rows: Sequence[Mapping[str, Any]], trend: bool = False) -> str:
+  """Rows of `aggregate` as CSV: setting (and step, as in `markdown_table`), n, then ``<metric>_mean``,
   ``<metric>_se`` and ``<metric>_n`` (the seeds where it is finite) columns; empty where
   undefined (the standard error of one seed)."""
   if not rows:
     return "setting,n\n"
   metrics = list(rows[0]["metrics"])
-  steps = _has_steps(rows)
+  steps = _has_steps(rows, trend)
   header = (["setting"] + (["step"] if steps else []) + ["n"] +
             [f"{m}_{part}" for m in metrics for part in ("mean", "se", "n")])
   lines = [",".join(header)]

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import ml_collections
 
-from gan.errors import ConfigError
+from gan.errors import BadFileError, ConfigError
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
@@ -53,6 +53,13 @@ _RUN_EVIDENCE = ("checkpoints", RESULTS_FILE, METRICS_FILE)
 
 
 _FIX = "move it aside, or pass another --workdir"
+
+
+def _not_a_directory(path: str) -> str:
+  """What ``path`` (which exists, as a name) is instead of a directory."""
+  if os.path.islink(path) and not os.path.exists(path):
+    return f"a broken symlink (to {os.readlink(path)}, which does not exist)"
+  return "a file, not a directory"
 
 
 def check_layout(workdir: str) -> None:
@@ -108,8 +115,8 @@ def read_config(workdir: str) -> dict:
     raise ConfigError(f"--workdir {workdir} holds no training run (there is no such directory); "
                       "pass the workdir given to experiments.train.")
   if not os.path.isdir(workdir):
-    raise ConfigError(f"--workdir {workdir} is not a directory; pass the workdir given to "
-                      "experiments.train.")
+    raise ConfigError(f"--workdir {workdir} is {_not_a_directory(workdir)}; pass the workdir "
+                      "given to experiments.train.")
   saved = saved_config(workdir)
   if saved is None:
     raise ConfigError(f"--workdir {workdir} holds no training run (no {CONFIG_FILE}); pass the "
@@ -128,7 +135,17 @@ def read_results(workdir: str, what: str = "a run's results") -> Optional[dict]:
   path = os.path.join(workdir, RESULTS_FILE)
   if not os.path.lexists(path):
     return None
-  return read_json_object(path, what)
+  results = read_json_object(path, what)
+  shapes = [("step", int, "an integer")] + [
+      (k, list, "a list of one metrics dict per seed") for k in ("eval_per_seed", "train_per_seed")]
+  for key, kind, shown in shapes:
+    value = results.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or (
+        kind is list and not all(v is None or isinstance(v, dict) for v in value))):
+      raise BadFileError(f"{path}: {key} is {str(value)[:80]!r}, not {shown}: the file was "
+                         "damaged. Restore it from a copy, or train the run again (remove the "
+                         "file and run its command: it resumes from its checkpoints).")
+  return results
 
 
 def write_results(workdir: str, results: Mapping[str, Any]) -> None:
@@ -136,26 +153,49 @@ def write_results(workdir: str, results: Mapping[str, Any]) -> None:
   _write_json_atomically(os.path.join(workdir, RESULTS_FILE), dict(results))
 
 
-def _read_step_rows(path: str) -> dict[int, dict]:
-  """``{step: its last row}`` of a ``{"step": ...}`` JSON-lines file, in step order; a line cut
-  short by a kill is skipped; empty without the file."""
+def _read_step_rows(path: str, required: Sequence[str] = ()) -> dict[int, dict]:
+  """``{step: its last row}`` of a ``{"step": ...}`` JSON-lines file, in step order; empty
+  without the file. A last line cut short (no newline: a kill mid-write, which a resume drops)
+  is skipped; any other line that is not such a row (with the ``required`` keys) is a
+  `BadFileError` naming the file and the line."""
   rows = {}
-  if os.path.isfile(path):
+  if not os.path.lexists(path):
+    return rows
+  try:
     with open(path, encoding="utf-8") as f:
-      for line in f:
-        try:
-          row = json.loads(line)
-        except json.JSONDecodeError:
-          continue
-        if isinstance(row, dict) and "step" in row:
-          rows[int(row["step"])] = row
+      lines = f.readlines()
+  except (OSError, UnicodeDecodeError) as e:
+    reason = e.strerror if isinstance(e, OSError) else "not text"
+    raise BadFileError(f"{path} cannot be read ({reason}); restore it from a copy, or move it "
+                       "aside.") from e
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:
+      if number == len(lines) and not line.endswith("\n"):
+        continue  # cut short by a kill; a resume drops it
+      row = None
+    if not (isinstance(row, dict) and isinstance(row.get("step"), int) and
+            all(k in row for k in required)):
+      needs = "".join(f", {k!r}" for k in required)
+      raise BadFileError(f"{path}, line {number}, is not a row of {{'step'{needs}}}: the file "
+                         "was damaged. Restore it from a copy, or remove that line.")
+    rows[row["step"]] = row
   return dict(sorted(rows.items()))
 
 
 def read_eval_history(workdir: str) -> dict[int, dict]:
   """``{step: its last line of eval.jsonl}`` in step order (``eval_per_seed``, and
   ``wall_seconds`` where it was logged); empty without the file."""
-  return _read_step_rows(os.path.join(workdir, EVAL_FILE))
+  rows = _read_step_rows(os.path.join(workdir, EVAL_FILE), required=("eval_per_seed",))
+  for step, row in rows.items():
+    if not isinstance(row["eval_per_seed"], list):
+      raise BadFileError(f"{os.path.join(workdir, EVAL_FILE)}: the row of step {step} has no "
+                         "list eval_per_seed: the file was damaged. Restore it from a copy, or "
+                         "remove that line.")
+  return rows
 
 
 def append_eval(workdir: str, step: int, eval_per_seed: Sequence[Mapping[str, Any]],
@@ -174,28 +214,44 @@ def read_metrics(workdir: str) -> dict[int, dict]:
 
 def read_sweep(root: str) -> dict:
   """The ``sweep.json`` of a sweep root: ``{"config": path, "flag_overrides": [...], "runs":
-  [{"name", "overrides"}, ...]}``; `ConfigError` if there is none or it is damaged."""
+  [{"name", "overrides", "config", "flag_overrides"}, ...]}`` (the top-level config and flags
+  are the latest sweep's; each run names its own); `ConfigError` naming the file if there is
+  none or it is damaged."""
   path = os.path.join(root, SWEEP_FILE)
-  if not os.path.isfile(path):
+  if not os.path.lexists(root):
+    raise ConfigError(f"--root {root} does not exist; pass the --root given to experiments.sweep.")
+  if not os.path.lexists(path):
     raise ConfigError(f"--root {root} holds no sweep (no {SWEEP_FILE}); pass the --root given "
                       "to experiments.sweep.")
   record = read_json_object(path, "a sweep's record")
   runs = record.get("runs")
-  if not isinstance(runs, list) or not all(
+  if not isinstance(record.get("config"), str) or not isinstance(runs, list) or not all(
       isinstance(r, dict) and isinstance(r.get("name"), str) and
       isinstance(r.get("overrides"), dict) for r in runs):
-    raise ConfigError(f"{path} has no list of runs with a name and overrides each: it was "
-                      "damaged. Run the sweep's command again to rewrite it.")
+    raise ConfigError(f"{path} is not a sweep's record (a config path and a list of runs with a "
+                      "name and overrides each): it was damaged. Move it aside and run the "
+                      "sweep's command again to rewrite it.")
+  for run in runs:
+    run.setdefault("config", record["config"])  # written before runs named their own
+    run.setdefault("flag_overrides", list(record.get("flag_overrides") or []))
   return record
 
 
 def write_sweep(root: str, config_path: str, flag_overrides: Sequence[str],
-                runs: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-  """Writes ``<root>/sweep.json`` atomically: the config file, the ``--config.*`` flags and each
-  run's name and overrides."""
-  _write_json_atomically(os.path.join(root, SWEEP_FILE), dict(
-      config=os.path.abspath(config_path), flag_overrides=list(flag_overrides),
-      runs=[dict(name=name, overrides=dict(overrides)) for name, overrides in runs]))
+                runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict:
+  """Adds a sweep's runs to ``<root>/sweep.json`` (written atomically): each run's name,
+  overrides, config file and ``--config.*`` flags. Runs of earlier sweeps on the same root stay
+  in the record (a run of the same name is updated), so a second sweep with another grid adds
+  to the table rather than hiding the first. Returns the record written."""
+  path = os.path.join(root, SWEEP_FILE)
+  earlier = read_sweep(root)["runs"] if os.path.lexists(path) else []
+  config_path = os.path.abspath(config_path)
+  new = {name: dict(name=name, overrides=dict(overrides), config=config_path,
+                    flag_overrides=list(flag_overrides)) for name, overrides in runs}
+  merged = [new.pop(run["name"], run) for run in earlier] + list(new.values())
+  record = dict(config=config_path, flag_overrides=list(flag_overrides), runs=merged)
+  _write_json_atomically(path, record)
+  return record
 
 
 def _has_run(workdir: str) -> list[str]:
@@ -309,7 +365,8 @@ def claim(config: ml_collections.ConfigDict, workdir: str, is_main: bool = True,
       no config.
   """
   if os.path.lexists(workdir) and not os.path.isdir(workdir):
-    raise ConfigError(f"--workdir {workdir} is a file, not a directory; pass a directory path.")
+    raise ConfigError(f"--workdir {workdir} is {_not_a_directory(workdir)}; pass a directory "
+                      "path.")
   created = not os.path.exists(workdir)
   if is_main:
     try:

@@ -118,7 +118,7 @@ CASES = [
     (SWEEP, ["--root={base}/s5", "--grid=batch_size=8,x"], "'x' is not a valid int"),
     (SWEEP, ["--root={base}/s6", "--grid=conditional=ture"], "'ture' is not a valid bool"),
     (SWEEP, ["--root={file}"], "is a file, not a directory"),
-    (AGGREGATE, ["--root={empty}"], "holds no sweep"),
+    (AGGREGATE, ["--root={empty}"], "does not exist; pass the --root given to experiments.sweep"),
 ]
 
 
@@ -224,12 +224,22 @@ def test_a_project_error_is_one_line_and_any_other_exception_keeps_its_traceback
   assert err.startswith("Traceback (most recent call last):")
   assert "in bug" in err and "TypeError" in err and "error:" not in err
   assert err.rstrip().endswith(cli.REPORT_A_BUG)
-  # A plain ValueError or FileNotFoundError from outside the project is a bug too.
-  for exception in (ValueError("bad shape"), FileNotFoundError("/no/such")):
+  # A plain ValueError, an OSError without an errno, or a RuntimeError is a bug too.
+  for exception in (ValueError("bad shape"), FileNotFoundError("/no/such"), RuntimeError("x")):
     def raise_it(e=exception):
       raise e
     assert cli.run_reporting_errors(raise_it, debug=False) == cli.EXIT_BUG
     assert "Traceback" in capsys.readouterr().err
+  # The machine's errors (an errno and a file) are one line naming the file.
+  import errno  # pylint: disable=g-import-not-at-top
+  for exception in (OSError(errno.ENOSPC, "No space left on device", "/full/x.json"),
+                    PermissionError(errno.EACCES, "Permission denied", "/ro/x")):
+    def raise_it(e=exception):
+      raise e
+    assert cli.run_reporting_errors(raise_it, debug=False) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot use /") and err.count("\n") == 1, err
+    assert exception.strerror in err
   # --debug shows the traceback of a project error too.
   with pytest.raises(errors.ConfigError):
     cli.run_reporting_errors(mistake, debug=True)

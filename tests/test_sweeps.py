@@ -326,3 +326,185 @@ def test_aggregate_refuses_a_metric_no_run_recorded(tmp_path):
     aggregate.aggregate(root, metrics=["fdi", "modes"], log=lambda m: None)
   table = aggregate.aggregate(root, metrics=["fid", "modes"], log=lambda m: None)
   assert table.splitlines()[-1] == "| base | 2 | 10.50 ± 0.50 | 8.000 ± 0.000 |"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: tables never pool two budgets or two configs; a sweep's record accumulates; child
+# commands carry the parsed config; --parallel schedules and stops its children.
+
+
+def _fake_run(root, name, overrides, step, config_overrides=(), fid=10.0):
+  """A finished run as training leaves it: config.json and results.json."""
+  workdir = os.path.join(root, name)
+  os.makedirs(workdir)
+  config = sweeps.apply_overrides(toy_ring.get_config(), dict(overrides, **dict(config_overrides)))
+  with open(os.path.join(workdir, workdir_lib.CONFIG_FILE), "w", encoding="utf-8") as f:
+    f.write(config.to_json())
+  workdir_lib.write_results(workdir, dict(step=step, eval_per_seed=[{"fid": fid}]))
+
+
+def test_aggregate_never_pools_two_budgets_or_two_configs(tmp_path):
+  """Seed 0 finished at step 3 (num_steps=3) and seed 1 at step 2 (num_steps=2): two rows, each
+  saying what tells it apart; a same-named setting trained with another config (an --config.x
+  flag given to one sweep only) is a row of its own too."""
+  from experiments import aggregate  # pylint: disable=g-import-not-at-top
+  root = str(tmp_path)
+  workdir_lib.write_sweep(root, "experiments/configs/toy_ring.py", [],
+                          [("seed=0", {"seed": 0}), ("seed=1", {"seed": 1}),
+                           ("seed=2", {"seed": 2})])
+  _fake_run(root, "seed=0", {"seed": 0}, 3, {"num_steps": 3}, fid=1.0)
+  _fake_run(root, "seed=1", {"seed": 1}, 2, {"num_steps": 2}, fid=5.0)
+  _fake_run(root, "seed=2", {"seed": 2}, 2, {"num_steps": 2, "batch_size": 64}, fid=9.0)
+  table = aggregate.aggregate(root, log=lambda line: None)
+  rows = [line for line in table.splitlines()[2:]]
+  assert len(rows) == 3, table
+  assert "| step |" in table.splitlines()[0]
+  assert any("[batch_size=" in r and "num_steps=3" in r and "| 3 | 1 | 1.000 |" in r for r in rows)
+  assert any("num_steps=2" in r and "| 2 | 1 | 5.000 |" in r for r in rows), table
+  assert not any("3.000" in r for r in rows)  # the mean of 1 and 5 is nowhere
+
+
+def test_same_config_same_step_still_pools(tmp_path):
+  from experiments import aggregate  # pylint: disable=g-import-not-at-top
+  root = str(tmp_path)
+  workdir_lib.write_sweep(root, "experiments/configs/toy_ring.py", [],
+                          [("seed=0", {"seed": 0}), ("seed=1", {"seed": 1})])
+  _fake_run(root, "seed=0", {"seed": 0}, 2, {"num_steps": 2}, fid=1.0)
+  _fake_run(root, "seed=1", {"seed": 1}, 2, {"num_steps": 2}, fid=5.0)
+  table = aggregate.aggregate(root, log=lambda line: None)
+  assert table.splitlines()[2].startswith("| base | 2 | 3.000 ± 2.000 |"), table
+
+
+def test_a_second_sweep_adds_its_runs_to_the_record(tmp_path):
+  root = str(tmp_path)
+  workdir_lib.write_sweep(root, "experiments/configs/toy_ring.py", ["--config.num_steps=4"],
+                          [("loss=hinge", {"loss": "hinge"}), ("loss=minimax", {"loss": "minimax"})])
+  workdir_lib.write_sweep(root, "experiments/configs/toy_grid.py", [],
+                          [("pack=2", {"pack": 2}), ("loss=hinge", {"loss": "hinge"})])
+  record = workdir_lib.read_sweep(root)
+  assert [r["name"] for r in record["runs"]] == ["loss=hinge", "loss=minimax", "pack=2"]
+  by_name = {r["name"]: r for r in record["runs"]}
+  assert by_name["loss=minimax"]["config"].endswith("toy_ring.py")
+  assert by_name["loss=minimax"]["flag_overrides"] == ["--config.num_steps=4"]
+  assert by_name["loss=hinge"]["config"].endswith("toy_grid.py")  # updated by the second
+  assert record["config"].endswith("toy_grid.py")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("{", "is not valid JSON"), ('{"runs": 3}', "is not a sweep's record"),
+    ('[1, 2]', "holds a JSON list"),
+    ('{"config": "c.py", "runs": [{"name": 1, "overrides": {}}]}', "is not a sweep's record")])
+def test_a_damaged_sweep_record_is_named_and_not_overwritten(tmp_path, text, message):
+  root = str(tmp_path)
+  path = os.path.join(root, workdir_lib.SWEEP_FILE)
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text)
+  for call in (lambda: workdir_lib.read_sweep(root),
+               lambda: workdir_lib.write_sweep(root, "c.py", [], [("a", {})])):
+    with pytest.raises(config_lib.ConfigError, match=re.escape(path) + ".*" + re.escape(message)):
+      call()
+  assert open(path, encoding="utf-8").read() == text
+
+
+def test_config_flags_rebuild_the_parsed_config():
+  """The flags a child command gets make the config file's config into the parsed one: model
+  switched first, its settings, and every other changed field."""
+  reference = toy_ring.get_config()
+  config = sweeps.apply_overrides(reference, {"batch_size": 8, "model": "pacgan_mlp",
+                                              "model_args.d_dropout": 0.25, "loss": "hinge"})
+  flags = sweeps.config_flags(config, reference)
+  assert flags[0] == "--config.model=pacgan_mlp"
+  assert set(flags[1:]) == {"--config.batch_size=8", "--config.loss=hinge",
+                            "--config.model_args.d_dropout=0.25"}
+  assert sweeps.config_flags(reference, reference) == []
+  # Applying them (as the command line does) gives the same config back.
+  rebuilt = sweeps.apply_overrides(reference, {
+      f[len("--config."):].split("=")[0]: sweeps.parse_value(
+          f[len("--config."):].split("=")[0], f.split("=", 1)[1],
+          sweeps.apply_overrides(reference, {"model": "pacgan_mlp"})) for f in flags})
+  assert rebuilt.to_dict() == config.to_dict()
+
+
+def _sweep_command(root, *args):
+  return [sys.executable, "-m", "experiments.sweep", "--config=experiments/configs/toy_ring.py",
+          f"--root={root}", *args]
+
+
+def _env():
+  return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+
+
+@pytest.mark.slow
+def test_parallel_children_get_the_config_as_parsed(tmp_path):
+  """``--config.batch_size 8`` (a space, as absl accepts) reaches every child of --parallel 2."""
+  root = str(tmp_path / "sweep")
+  done = subprocess.run(_sweep_command(root, "--grid=loss=hinge,least_squares", "--parallel=2",
+                                       "--config.batch_size", "8", "--config.num_steps", "2",
+                                       "--config.sample_every=0", "--config.log_every=1"),
+                        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+  assert done.returncode == 0, done.stdout + done.stderr
+  for name in ("loss=hinge", "loss=least_squares"):
+    saved = workdir_lib.saved_config(os.path.join(root, name))
+    assert saved["batch_size"] == 8 and saved["num_steps"] == 2, name
+    assert saved["loss"] == name.split("=")[1]
+  printed = subprocess.run(_sweep_command(root, "--grid=loss=hinge", "--print_commands",
+                                          "--config.batch_size", "8"),
+                           cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+  assert "--config.batch_size=8" in printed.stdout, printed.stdout + printed.stderr
+
+
+def test_parallel_starts_the_next_run_as_soon_as_any_ends(tmp_path):
+  """Run a sleeps 4 s, b and c 0.1 s; with two at a time c starts while a still runs."""
+  events = []
+  sleeps = {"a": 4.0, "b": 0.1, "c": 0.1}
+  todo = [(name, {}, None) for name in sleeps]
+  sweep.run_parallel(todo, 2, lambda name, _: [sys.executable, "-c",
+                                               f"import time; time.sleep({sleeps[name]})"],
+                     str(tmp_path), log=events.append, poll_s=0.05)
+  assert events.index("== c (started)") < events.index("== a (done)"), events
+  assert events[-1] == "== a (done)"
+
+
+def test_a_failed_run_stops_new_starts_and_is_named(tmp_path):
+  events = []
+  todo = [(name, {}, None) for name in ("bad", "b", "c")]
+  commands = {"bad": "raise SystemExit(3)", "b": "import time; time.sleep(0.5)", "c": "pass"}
+  with pytest.raises(config_lib.ConfigError, match=r"run bad \(exit 3; see .*bad.log\) failed"):
+    sweep.run_parallel(todo, 2, lambda name, _: [sys.executable, "-c", commands[name]],
+                       str(tmp_path), log=events.append, poll_s=0.05)
+  assert "== c (started)" not in events and "== b (done)" in events
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_stopping_a_parallel_sweep_stops_its_trainers(tmp_path, how):
+  """A signal to the sweep (not to its process group) stops the trainers under way; they exit
+  as interrupted runs do, their workdirs unlocked, and the same command resumes them."""
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  root = str(tmp_path / "sweep")
+  args = ["--grid=loss=hinge,least_squares", "--parallel=2", "--config.num_steps=100000",
+          "--config.batch_size=16", "--config.model_args.hidden=(32,32)",
+          "--config.sample_every=0", "--config.checkpoint_every=50", "--config.log_every=50"]
+  parent = subprocess.Popen(_sweep_command(root, *args), cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+  workdirs = [os.path.join(root, name) for name in ("loss=hinge", "loss=least_squares")]
+  deadline = time.monotonic() + 120
+  while time.monotonic() < deadline and not all(
+      workdir_lib.trainer_holding(w) and checkpointing_steps(w) for w in workdirs):
+    time.sleep(0.2)
+  trainers = [workdir_lib.trainer_holding(w) for w in workdirs]
+  assert all(trainers), parent.stderr.read() if parent.poll() is not None else "no trainers"
+  parent.send_signal(getattr(signal, how))
+  _, err = parent.communicate(timeout=60)
+  assert parent.returncode == 130, err
+  assert "Traceback" not in err and "error: interrupted" in err, err
+  for pid in trainers:  # the trainers are gone, not training on
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+  assert not any(workdir_lib.trainer_holding(w) for w in workdirs)
+
+
+def checkpointing_steps(workdir):
+  from gan import checkpointing  # pylint: disable=g-import-not-at-top
+  return checkpointing.Checkpointer.steps_on_disk(os.path.join(workdir, "checkpoints"))
