@@ -246,3 +246,129 @@ def test_failed_save_tree_says_so_and_keeps_the_previous_tree(saved_tree, monkey
   monkeypatch.undo()
   assert os.listdir(os.path.dirname(directory)) == ["tree"]
   assert checkpointing.load_tree(directory, make_state(0.0))[1] == written
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: a reader changes nothing and never sees a step vanish under it.
+
+
+def _files(root):
+  return sorted(os.path.relpath(os.path.join(d, f), root)
+                for d, _, names in os.walk(root) for f in names)
+
+
+@pytest.mark.parametrize("damage", [_flip_bytes, _truncate, _delete_file, _swap_in_other_arrays])
+def test_a_reader_of_a_damaged_run_moves_nothing_and_says_what_it_read(saved, damage):
+  damage(saved)
+  before = _files(os.path.dirname(saved))
+  messages = []
+  reader = checkpointing.Checkpointer(saved, log=messages.append, read_only=True)
+  step, state = reader.restore_latest_good(make_state(0.0))
+  reader.close()
+  assert step == 1
+  jax.tree.map(np.testing.assert_array_equal, state, make_state(1.0))
+  assert _files(os.path.dirname(saved)) == before  # nothing moved, nothing written
+  assert "checkpoint step 2" in messages[0]
+  assert "read checkpoint step 1, the newest good one; the newer step(s) 2 are damaged" in (
+      messages[-1]) and "left where they are" in messages[-1]
+  with pytest.raises(ValueError, match="read-only"):
+    checkpointing.Checkpointer(saved, read_only=True).quarantine(2)
+  # Training, resuming, sets the damaged step aside.
+  checkpointing.Checkpointer(saved, log=lambda m: None).restore_latest_good(make_state(0.0))
+  assert os.path.isdir(os.path.join(os.path.dirname(saved), "damaged_checkpoints", "2"))
+
+
+def test_a_reader_of_nothing_creates_nothing(tmp_path):
+  directory = str(tmp_path / "checkpoints")
+  reader = checkpointing.Checkpointer(directory, read_only=True)
+  assert reader.restore_latest_good(make_state(0.0))[0] is None
+  reader.close()
+  assert not os.path.exists(directory)
+
+
+def test_old_steps_wait_for_the_reader_reading_them(saved):
+  """The trainer deletes its old steps only once no reader holds the readers' lock."""
+  import threading  # pylint: disable=g-import-not-at-top
+  reader = checkpointing.Checkpointer(saved, read_only=True)
+  writer = checkpointing.Checkpointer(saved, keep=1, log=lambda m: None)
+  saving = threading.Thread(target=writer.save, args=(3, make_state(3.0)))
+  saving.start()
+  saving.join(timeout=3)
+  assert saving.is_alive()  # step 3 written, steps 1 and 2 kept while the reader reads
+  assert checkpointing.Checkpointer.steps_on_disk(saved) == [1, 2, 3]
+  assert reader.restore_latest_good(make_state(0.0))[0] == 3
+  reader.close()
+  saving.join(timeout=30)
+  assert not saving.is_alive() and checkpointing.Checkpointer.steps_on_disk(saved) == [3]
+
+
+_READER = r"""
+import sys, time
+import gan
+from gan.errors import Error
+workdir, seconds = sys.argv[1], float(sys.argv[2])
+read, failures, steps = 0, [], set()
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+  try:
+    steps.add(gan.load_run(workdir).step)
+    read += 1
+  except Error as e:
+    failures.append(str(e))
+print(read, len(steps), len(failures))
+for failure in failures:
+  print(failure)
+"""
+
+
+@pytest.mark.slow
+def test_reading_a_run_while_it_trains(tmp_path):
+  """`gan.load_run` in a loop while a real trainer writes the run (a checkpoint every 2 steps,
+  only the newest kept): every read gives a complete checkpoint, and nothing reaches stderr."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  from gan import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=root)
+  env.pop("XLA_FLAGS", None)
+  workdir = str(tmp_path / "run")
+  trainer = subprocess.Popen(
+      [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+       "--config=experiments/configs/toy_ring.py", "--config.num_steps=100000",
+       "--config.checkpoint_every=2", "--config.keep_checkpoints=1", "--config.sample_every=0",
+       "--config.log_every=1000", "--config.batch_size=16", "--config.model_args.hidden=(32,32)"],
+      cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + 120
+    while not (workdir_lib.saved_config(workdir) if os.path.isdir(workdir) else None):
+      assert time.monotonic() < deadline and trainer.poll() is None, trainer.stderr.read()
+      time.sleep(0.1)
+    while not checkpointing.Checkpointer.steps_on_disk(os.path.join(workdir, "checkpoints")):
+      assert time.monotonic() < deadline and trainer.poll() is None, trainer.stderr.read()
+      time.sleep(0.1)
+    reader = subprocess.run([sys.executable, "-c", _READER, workdir, "15"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert trainer.poll() is None  # still training all along
+  finally:
+    trainer.terminate()
+    trainer.wait(timeout=60)
+  assert reader.returncode == 0, reader.stderr[-3000:]
+  read, distinct, failed = map(int, reader.stdout.split("\n")[0].split())
+  assert failed == 0, reader.stdout[-3000:]
+  assert read >= 10 and distinct >= 3, reader.stdout  # it read many, as they came
+  assert "Traceback" not in reader.stderr and "Event loop" not in reader.stderr, reader.stderr
+
+
+def test_a_run_being_trained_without_a_checkpoint_says_so(tmp_path):
+  from experiments.configs import toy_ring  # pylint: disable=g-import-not-at-top
+  from gan import runs, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  config = toy_ring.get_config()
+  workdir = str(tmp_path / "run")
+  with workdir_lib.claim(config, workdir, differences=lambda saved: []) as held:
+    held.commit()  # a trainer that has not written its first checkpoint
+    with pytest.raises(checkpointing.CheckpointError,
+                       match=f"a trainer \\(process {os.getpid()}\\) is training it now"):
+      runs.restore_run(workdir, config)
+  with pytest.raises(checkpointing.CheckpointError, match="has no checkpoint yet; train first"):
+    runs.restore_run(workdir, config)

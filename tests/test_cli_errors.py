@@ -62,7 +62,9 @@ def _snapshot(directory):
   for folder, _, names in os.walk(directory):
     for name in names:
       path = os.path.join(folder, name)
-      digest[os.path.relpath(path, directory)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+      digest[os.path.relpath(path, directory)] = (
+          "-> " + os.readlink(path) if os.path.islink(path) else
+          hashlib.sha256(open(path, "rb").read()).hexdigest())
   return digest
 
 
@@ -260,3 +262,180 @@ def test_orbax_write_tasks_reported_by_asyncio_stay_out_of_stderr():
   from_orbax = logging.LogRecord("orbax", logging.ERROR,
                                  "/venv/site-packages/orbax/checkpoint/x.py", 1, "m", None, None)
   assert not keep.filter(orbax_task) and not keep.filter(from_orbax) and keep.filter(other)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: the commands around train (sweep, aggregate, sample, latent_walk) on bad inputs and
+# damaged records: one line naming what and where, exit 2, no traceback, nothing changed.
+
+LATENT_WALK = "experiments.latent_walk"
+_TOY = "from experiments.configs.toy_ring import get_config\n"
+
+
+def _write(path, text):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text)
+
+
+def _sweep_root(root, config, runs):
+  """A sweep root as `experiments.sweep` leaves it: ``runs`` is ``{name: {file: text}}``."""
+  _write(os.path.join(root, "sweep.json"), json.dumps(dict(
+      config=config, flag_overrides=[], runs=[dict(name=n, overrides={}) for n in runs])))
+  for name, files in runs.items():
+    for file, text in files.items():
+      _write(os.path.join(root, name, file), text)
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory):
+  """Config files and sweep roots that are wrong in one way each."""
+  base = str(tmp_path_factory.mktemp("odd"))
+  os.symlink(os.path.join(base, "gone"), os.path.join(base, "dangling"))
+  files = {
+      "list_config.py": "def get_config():\n  return [1, 2]\n",
+      "sweep_dict.py": _TOY + "def sweep():\n  return {'loss': 'hinge'}\n",
+      "sweep_strings.py": _TOY + "def sweep():\n  return ['loss=hinge']\n",
+      "sweep_raises.py": _TOY + "def sweep():\n  raise KeyError('points')\n",
+      "bad_paper.py": _TOY + "def paper_results():\n  return {'fid': 1.0}\n",
+  }
+  for name, text in files.items():
+    _write(os.path.join(base, name), text)
+  toy = os.path.join(ROOT, "experiments", "configs", "toy_ring.py")
+  good = json.dumps(dict(step=2, eval_per_seed=[{"fid": 1.0}]))
+  row = json.dumps(dict(step=2, eval_per_seed=[{"fid": 1.0}], wall_seconds=1.0)) + "\n"
+  _write(os.path.join(base, "cut_sweep", "sweep.json"), '{"config": "x.py", "runs": [{"na')
+  _sweep_root(os.path.join(base, "shape_results"), toy, {"a": {"results.json": '{"step": "2"}'}})
+  _sweep_root(os.path.join(base, "paper_root"), os.path.join(base, "bad_paper.py"),
+              {"a": {"results.json": good}})
+  _sweep_root(os.path.join(base, "eval_damaged"), toy,
+              {"a": {"eval.jsonl": '{"step": 1, "eval_per' + "\n" + row}})
+  return base
+
+
+_LONG = "(" + ",".join(["1"] * 130) + ")"
+ODD_CASES = [
+    (TRAIN, ["--workdir={odd}/dangling"], "is a broken symlink (to {odd}/gone, which does not"),
+    (TRAIN, ["--workdir={odd}/t1", "--config={odd}/list_config.py"],
+     "{odd}/list_config.py: get_config() returned a list, not a ConfigDict"),
+    (SWEEP, ["--root={odd}/s1", "--config={odd}/sweep_dict.py"],
+     "{odd}/sweep_dict.py: sweep() must return a non-empty list of override dicts"),
+    (SWEEP, ["--root={odd}/s2", "--config={odd}/sweep_strings.py"],
+     "{odd}/sweep_strings.py: sweep() must return a non-empty list of override dicts"),
+    (SWEEP, ["--root={odd}/s3", "--config={odd}/sweep_raises.py"],
+     "{odd}/sweep_raises.py: sweep() raised KeyError: 'points'"),
+    (SWEEP, ["--root={odd}/s4", "--parallel=0"], "--parallel=0 must be at least 1"),
+    (SWEEP, ["--root={odd}/s5", "--parallel=2", "--config=experiments/configs/toy_ring.py",
+             "--config.batch_size=16", f"--grid=model_args.hidden={_LONG}"], "(File name too long)"),
+    (AGGREGATE, ["--root={odd}/cut_sweep"], "{odd}/cut_sweep/sweep.json is not valid JSON"),
+    (AGGREGATE, ["--root={odd}/shape_results"],
+     "{odd}/shape_results/a/results.json: step is '2', not an integer"),
+    (AGGREGATE, ["--root={odd}/paper_root"],
+     "{odd}/bad_paper.py: paper_results() must return a list of (overrides, values) pairs"),
+    (AGGREGATE, ["--root={odd}/eval_damaged", "--trend"],
+     "{odd}/eval_damaged/a/eval.jsonl, line 1, is not a row of {{'step', 'eval_per_seed'}}"),
+    (SAMPLE, ["--workdir={run}", "--output={file}/x.npz"], "{file} is a file, not a directory"),
+    (SAMPLE, ["--workdir={run}", "--output={odd}/big.npz", "--num_samples=1000000000000"],
+     "--num_samples=1000000000000 needs about"),
+    (LATENT_WALK, ["--workdir={run}", "--out={file}"], "--out {file} is a file; pass a directory"),
+]
+
+
+@pytest.mark.parametrize("module,args,expected", ODD_CASES,
+                         ids=[f"{m.split('.')[-1]}-odd-{i}" for i, (m, _, _) in
+                              enumerate(ODD_CASES)])
+def test_odd_input_around_train(world, odd, module, args, expected):
+  before = _snapshot(odd), _snapshot(world["run"])
+  places = dict(world, odd=odd)
+  result = subprocess.run([sys.executable, "-m", module] + [a.format(**places) for a in args],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert "Traceback" not in result.stderr, result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1, result.stderr
+  assert expected.format(**places) in errors[0], errors[0]
+  assert (_snapshot(odd), _snapshot(world["run"])) == before or module == SWEEP
+
+
+def test_a_platform_this_machine_lacks_is_one_line(world, tmp_path):
+  for module, args in ((TRAIN, [f"--workdir={tmp_path}/run"]),
+                       (SAMPLE, [f"--workdir={world['run']}", f"--output={tmp_path}/x.npz"])):
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT,
+                            env=dict(_env(), JAX_PLATFORMS="gpu"), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: JAX cannot start the platform asked for "
+                                    "(JAX_PLATFORMS=gpu): "), result.stderr
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_an_interrupted_last_eval_line_does_not_block_the_trend(odd):
+  root = os.path.join(odd, "eval_cut")
+  toy = os.path.join(ROOT, "experiments", "configs", "toy_ring.py")
+  rows = "".join(json.dumps(dict(step=s, eval_per_seed=[{"fid": float(s)}])) + "\n"
+                 for s in (2, 4))
+  _sweep_root(root, toy, {"a": {"eval.jsonl": rows + '{"step": 6, "eval_'}})
+  result = subprocess.run([sys.executable, "-m", AGGREGATE, f"--root={root}", "--trend"],
+                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert "| base | 2 | 1 | 2.000 |" in result.stdout and "| base | 4 | 1 | 4.000 |" in result.stdout
+
+
+def _run_quietly(module, *args):
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=_env(),
+                        capture_output=True, text=True, timeout=300)
+
+
+def _one_line(result, *says):
+  assert result.returncode == 2, result.stdout + result.stderr
+  assert "Traceback" not in result.stderr, result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1, result.stderr
+  for said in says:
+    assert said in errors[0], errors[0]
+
+
+def test_read_only_and_full_disks_around_train(world, small_filesystem):
+  """Real filesystems: a read-only one, and one that is full."""
+  toy = ["--config=experiments/configs/toy_ring.py", "--config.batch_size=16"]
+  with small_filesystem("8m") as disk:
+    _sweep_root(str(disk / "done"), os.path.join(ROOT, "experiments/configs/toy_ring.py"),
+                {"a": {"results.json": json.dumps(dict(step=2, eval_per_seed=[{"fid": 1.0}]))}})
+    (disk / "empty_root").mkdir()
+    small_filesystem.read_only()
+    _one_line(_run_quietly(AGGREGATE, f"--root={disk}/done"),
+              f"{disk}/done/summary.md", "(Read-only file system)")
+    _one_line(_run_quietly(SWEEP, f"--root={disk}/empty_root", *toy), "Read-only file system")
+    _one_line(_run_quietly(SWEEP, f"--root={disk}/new_root", *toy),
+              "cannot be created (Read-only file system)")
+    _one_line(_run_quietly(SAMPLE, f"--workdir={world['run']}", f"--output={disk}/x.npz"),
+              f"{disk} is not writable")
+    _one_line(_run_quietly(TRAIN, f"--workdir={disk}/run", *toy), "cannot be created")
+  with small_filesystem("64k") as disk:
+    (disk / "root").mkdir()
+    from tests.test_writers import fill  # pylint: disable=g-import-not-at-top
+    fill(str(disk))
+    _one_line(_run_quietly(SWEEP, f"--root={disk}/root", *toy), "No space left on device")
+    _one_line(_run_quietly(TRAIN, f"--workdir={disk}/run", *toy, "--config.num_steps=2"),
+              "No space left on device")
+    _one_line(_run_quietly(SAMPLE, f"--workdir={world['run']}", f"--output={disk}/x.npz"),
+              "needs about", "GB free")
+
+
+def test_sample_of_a_damaged_run_changes_nothing(tmp_path):
+  """The newest checkpoint damaged: sample (evaluate reads the same way) reads the one before, says so, and leaves the run
+  as it was (training sets the damaged step aside when it resumes)."""
+  run = str(tmp_path / "run")
+  subprocess.run([sys.executable, "-m", TRAIN, f"--workdir={run}", "--config.model=mlp",
+                  "--config.batch_size=8",
+                  "--config.num_steps=4", "--config.checkpoint_every=2", "--config.sample_every=0",
+                  f"--config.data_dir={tmp_path}/tfds"], cwd=ROOT, env=_env(), check=True,
+                 capture_output=True)
+  _write(os.path.join(run, "checkpoints", "4", "meta", "metadata"), "damaged")
+  before = _snapshot(run)
+  done = _run_quietly(SAMPLE, f"--workdir={run}", "--num_samples=3",
+                      f"--output={tmp_path}/x.npz")
+  assert done.returncode == 0, done.stderr
+  assert "read checkpoint step 2, the newest good one; the newer step(s) 4 are damaged" in (
+      done.stdout) and "(step 2," in done.stdout
+  assert _snapshot(run) == before and not os.path.exists(os.path.join(run, "damaged_checkpoints"))

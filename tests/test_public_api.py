@@ -81,3 +81,35 @@ def test_sample_command_writes_npz_and_pngs(trained_run, tmp_path):
                   "--num_samples=3", f"--output={png_dir}", "--labels=1,2"], cwd=ROOT, env=env,
                  check=True, capture_output=True)
   assert sorted(os.listdir(png_dir)) == [f"sample_{i:06d}.png" for i in range(3)]
+
+
+@pytest.mark.slow
+def test_samples_come_in_chunks_with_the_same_numbers(trained_run, tmp_path):
+  """Issue 23: sampling writes chunk by chunk (bounded memory) and gives the rows all-at-once
+  sampling gives; a size that cannot fit is refused before anything is drawn."""
+  from experiments import sample  # pylint: disable=g-import-not-at-top
+  run = gan.load_run(trained_run)
+  whole = run.sample(23, seed=4, batch_size=5)
+  chunks = list(run.sample_chunks(23, 10, seed=4, batch_size=5))
+  assert [len(c) for c in chunks] == [10, 10, 3]
+  np.testing.assert_array_equal(np.concatenate(chunks), whole)
+  npz = str(tmp_path / "s.npz")
+  sample.write_samples(trained_run, 23, npz, seed=4, log=lambda m: None, chunk_rows=4)
+  with np.load(npz) as saved:
+    np.testing.assert_array_equal(saved["arr_0"], images.to_uint8(run.sample(23, seed=4)))
+    assert saved["labels"].shape == (23,)
+  with pytest.raises(gan.errors.ConfigError, match=r"--num_samples=1000000000000 needs about "
+                     r"\d.* GB at .*, but .* has .* GB free"):
+    sample.write_samples(trained_run, 10**12, str(tmp_path / "big.npz"), log=lambda m: None)
+  assert not os.path.exists(tmp_path / "big.npz") and not os.path.exists(tmp_path / "big.npz.tmp.npz")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("num,labels,message", [
+    (0, None, "num=0: the number of samples must be a positive integer"),
+    (-2, None, "num=-2"), (2.5, None, "num=2.5"),
+    (3, [1, 2], r"labels must be one class or one per sample \(3\); got shape \(2,\)"),
+    (3, 12, r"labels must be in \[0, 10\)")])
+def test_load_run_sample_refuses_bad_arguments_in_one_error(trained_run, num, labels, message):
+  with pytest.raises(gan.errors.ConfigError, match=message):
+    gan.load_run(trained_run).sample(num, labels=labels)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_read_config_names_what_is_missing(tmp_path):
   with pytest.raises(ConfigError, match="holds no training run \\(there is no such directory"):
     workdir_lib.read_config(str(tmp_path / "absent"))
   (tmp_path / "file").write_text("x")
-  with pytest.raises(ConfigError, match="is not a directory"):
+  with pytest.raises(ConfigError, match="is a file, not a directory"):
     workdir_lib.read_config(str(tmp_path / "file"))
 
 
@@ -129,3 +130,55 @@ def test_truncate_jsonl_drops_replayed_steps_and_a_cut_line(tmp_path):
   workdir_lib.truncate_jsonl(str(path), 4)  # nothing past step 4: unchanged
   assert path.read_text() == '{"step": 2, "a": 1}\n{"step": 4, "a": 2}\n'
   workdir_lib.truncate_jsonl(str(tmp_path / "absent.jsonl"), 0)  # no file: nothing to do
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: record files read by one reader each, every error naming the file; readers of a run
+# change nothing, and read a run being trained at its newest complete checkpoint.
+
+
+def test_a_cut_last_line_of_eval_jsonl_is_skipped_and_a_damaged_one_is_named(tmp_path):
+  workdir = str(tmp_path)
+  path = os.path.join(workdir, workdir_lib.EVAL_FILE)
+  workdir_lib.append_eval(workdir, 2, [{"fid": 3.0}], 1.0)
+  workdir_lib.append_eval(workdir, 4, [{"fid": 2.0}], 2.0)
+  whole = open(path, encoding="utf-8").read()
+  for cut in range(len(whole) - 40, len(whole) - 1):  # a kill mid-line: the rows before stand
+    with open(path, "w", encoding="utf-8") as f:
+      f.write(whole[:cut])
+    assert list(workdir_lib.read_eval_history(workdir)) == [2], whole[:cut]
+  for damaged, line in ((whole.replace('"step": 2', '"step": "2"'), 1),
+                        ("garbage\n" + whole, 1),
+                        (whole.replace("\n", "\n{\"step\": 3}\n", 1), 2)):
+    with open(path, "w", encoding="utf-8") as f:
+      f.write(damaged)
+    with pytest.raises(workdir_lib.BadFileError, match=re.escape(f"{path}, line {line}")):
+      workdir_lib.read_eval_history(workdir)
+
+
+@pytest.mark.parametrize("results,message", [
+    ({"step": "2"}, "step is '2', not an integer"),
+    ({"step": 2, "eval_per_seed": {"fid": 1}}, "not a list of one metrics dict per seed"),
+    ({"step": 2, "train_per_seed": [1.0]}, "not a list of one metrics dict per seed")])
+def test_results_json_of_the_wrong_shape_is_named(tmp_path, results, message):
+  workdir_lib.write_results(str(tmp_path), results)
+  with pytest.raises(workdir_lib.BadFileError, match=re.escape(
+      os.path.join(str(tmp_path), "results.json")) + ".*" + re.escape(message)):
+    workdir_lib.read_results(str(tmp_path))
+
+
+def test_a_dangling_workdir_symlink_is_called_one(tmp_path):
+  link = tmp_path / "run"
+  link.symlink_to(tmp_path / "gone")
+  for call in (lambda: claim(config(), str(link)), lambda: workdir_lib.read_config(str(link))):
+    with pytest.raises(ConfigError, match="is a broken symlink"):
+      call()
+
+
+def test_trainer_holding_names_the_trainer_and_reads_only(tmp_path):
+  workdir = str(tmp_path / "run")
+  assert workdir_lib.trainer_holding(workdir) is None
+  with claim(config(), workdir) as held:
+    held.commit()
+    assert workdir_lib.trainer_holding(workdir) == str(os.getpid())
+  assert workdir_lib.trainer_holding(workdir) is None
