@@ -4,7 +4,9 @@ r"""Tabulates a sweep: one row per setting, each metric as mean ± standard erro
   python -m experiments.aggregate --root workdirs/ring --trend    # every evaluated step
 
 Reads every ``<root>/*/results.json`` (runs of several seeds in one program count each seed),
-groups the runs by setting (their sweep overrides without the seed), and writes
+groups the runs by setting (their sweep overrides without the seed), the step their results
+stand at and their saved config (seed aside: two budgets or two configs never share a row; rows
+of one setting are then named by the fields that tell them apart), and writes
 ``<root>/summary.md`` and ``<root>/summary.csv``. Final evaluations are tabulated (``--train``:
 the last logged training metrics instead). Where the sweep's config file defines
 ``paper_results()`` (``[(overrides, {metric: "6.3 ± 0.5"}), ...]``, matched to a row by its

@@ -7,10 +7,12 @@ r"""Runs a sweep: every point of a config's ``sweep()`` (or of --grid x --seeds)
 Each run trains in ``<root>/<name>`` (``name`` = its overrides, e.g. ``loss=hinge,seed=1``) as an
 ordinary, resumable `experiments.train` run that ends with a ``results.json``. A finished run is
 skipped and its stored results reported; an unfinished one resumes from its checkpoints.
-``--parallel N`` runs N at a time as separate processes; ``--print_commands`` prints one
-`experiments.train` command per run (for a SLURM array or a TPU queue) and trains nothing.
-``<root>/sweep.json`` records the config file and the runs; `experiments.aggregate` tabulates
-them (mean ± s.e. over seeds).
+``--parallel N`` runs N at a time as separate processes, starting the next as soon as any ends;
+SIGINT or SIGTERM to the sweep stops them too. ``--print_commands`` prints one
+`experiments.train` command per run (for a SLURM array or a TPU queue) and trains nothing. Child
+commands are built from the config as parsed (`gan.sweeps.config_flags`), never from the raw
+command line. ``<root>/sweep.json`` records every run of every sweep on that root, each with its
+config file and flags; `experiments.aggregate` tabulates them (mean ± s.e. over seeds).
 
 --grid values are checked as the config's fields are (`gan.config.FIELDS`) before any run starts.
 A tuple value is written in parentheses, quoted for the shell:

@@ -423,8 +423,9 @@ def test_read_only_and_full_disks_around_train(world, small_filesystem):
 
 
 def test_sample_of_a_damaged_run_changes_nothing(tmp_path):
-  """The newest checkpoint damaged: sample (evaluate reads the same way) reads the one before, says so, and leaves the run
-  as it was (training sets the damaged step aside when it resumes)."""
+  """The newest checkpoint damaged: sample (evaluate reads the same way) reads the one before,
+  says so, and leaves the run as it was (training sets the damaged step aside when it
+  resumes)."""
   run = str(tmp_path / "run")
   subprocess.run([sys.executable, "-m", TRAIN, f"--workdir={run}", "--config.model=mlp",
                   "--config.batch_size=8",
