@@ -130,11 +130,22 @@ def train_command(config_path, workdir, overrides, flag_overrides=()):
 _STOP_GRACE_S = 30
 
 
-def _stop_on_sigterm():
-  """SIGTERM (a scheduler's stop, ``kill``) stops the sweep as SIGINT (Ctrl-C) does."""
+def _stop_on_signals():
+  """SIGINT (Ctrl-C) and SIGTERM (a scheduler's stop, ``kill``) stop the sweep, whatever this
+  process inherited (a parent may have set them to be ignored). Returns the handlers to restore."""
   def stop(signum, frame):
     raise KeyboardInterrupt
-  return signal.signal(signal.SIGTERM, stop)
+  return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _child_setup():
+  """In a trainer before it starts: the default SIGINT and SIGTERM (so that the sweep can stop
+  it), and death with the sweep (a killed sweep leaves no trainer holding a workdir)."""
+  signal.signal(signal.SIGINT, signal.SIG_DFL)
+  signal.signal(signal.SIGTERM, signal.SIG_DFL)
+  if sys.platform.startswith("linux"):
+    import ctypes  # pylint: disable=g-import-not-at-top
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _stop_runs(active, log):
@@ -164,7 +175,8 @@ class _Child:
     self.log_path = log_path
     self.logfile = open(log_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
     try:
-      self.process = subprocess.Popen(command, stdout=self.logfile, stderr=subprocess.STDOUT)
+      self.process = subprocess.Popen(command, stdout=self.logfile, stderr=subprocess.STDOUT,
+                                      preexec_fn=_child_setup)
     except BaseException:
       self.logfile.close()
       raise
@@ -180,7 +192,7 @@ def run_parallel(todo, parallel, command_of, root, log=print, poll_s=0.2):
   """
   from gan import config as config_lib  # pylint: disable=g-import-not-at-top
   pending, active, failed = list(todo), [], []
-  previous = _stop_on_sigterm()
+  previous = _stop_on_signals()
   try:
     while pending or active:
       while pending and not failed and len(active) < parallel:
@@ -202,7 +214,8 @@ def run_parallel(todo, parallel, command_of, root, log=print, poll_s=0.2):
     _stop_runs(active, log)
     raise
   finally:
-    signal.signal(signal.SIGTERM, previous)
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
   if failed:
     raise config_lib.ConfigError(f"run {', '.join(failed)} failed. Finished runs are kept: run "
                                  "the sweep again to resume.")
