@@ -118,6 +118,35 @@ def _report_bug() -> int:
   return EXIT_BUG
 
 
+# Set by whatever starts a trainer on a sweep's behalf (the local pool, a Ray task, a Slurm job):
+# that process's id. The trainer then stops on SIGINT/SIGTERM and dies with it.
+PARENT_PID_VARIABLE = "JAXGAN_PARENT_PID"
+
+
+def child_environment() -> dict:
+  """The environment for a trainer this process starts and watches (`behave_as_child`)."""
+  return dict(os.environ, **{PARENT_PID_VARIABLE: str(os.getpid())})
+
+
+def behave_as_child() -> None:
+  """In a trainer started by a sweep (`PARENT_PID_VARIABLE` set): the default SIGINT (a
+  KeyboardInterrupt, whatever was inherited) and SIGTERM, so the sweep can stop it, and death
+  with its parent (Linux ``PR_SET_PDEATHSIG``), so that a killed sweep, Ray worker or Slurm step
+  leaves no trainer holding a workdir. Done by the trainer itself: no code runs between fork and
+  exec in the parent, which has JAX's threads."""
+  parent = os.environ.get(PARENT_PID_VARIABLE)
+  if not parent:
+    return
+  import signal  # pylint: disable=g-import-not-at-top
+  signal.signal(signal.SIGINT, signal.default_int_handler)
+  signal.signal(signal.SIGTERM, signal.SIG_DFL)
+  if sys.platform.startswith("linux"):
+    import ctypes  # pylint: disable=g-import-not-at-top
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+  if str(os.getppid()) != parent:  # the parent died before the line above
+    sys.exit(EXIT_BUG)
+
+
 def maybe_initialize_distributed(coordinator: Optional[str], num_processes: Optional[int],
                                  process_id: Optional[int]) -> None:
   """``jax.distributed.initialize`` when a multi-process run is asked for (CPU: gloo)."""

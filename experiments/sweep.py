@@ -138,16 +138,6 @@ def _stop_on_signals():
   return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _child_setup():
-  """In a trainer before it starts: the default SIGINT and SIGTERM (so that the sweep can stop
-  it), and death with the sweep (a killed sweep leaves no trainer holding a workdir)."""
-  signal.signal(signal.SIGINT, signal.SIG_DFL)
-  signal.signal(signal.SIGTERM, signal.SIG_DFL)
-  if sys.platform.startswith("linux"):
-    import ctypes  # pylint: disable=g-import-not-at-top
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _stop_runs(active, log):
   """Stops the runs under way (SIGINT: each exits as an interrupted training run does, its
   checkpoints kept), killing any that has not exited after `_STOP_GRACE_S` seconds."""
@@ -176,7 +166,7 @@ class _Child:
     self.logfile = open(log_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
     try:
       self.process = subprocess.Popen(command, stdout=self.logfile, stderr=subprocess.STDOUT,
-                                      preexec_fn=_child_setup)
+                                      env=cli.child_environment())
     except BaseException:
       self.logfile.close()
       raise

@@ -28,6 +28,7 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
+  cli.behave_as_child()
   cli.reject_unexpected_arguments(argv)
   cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
   cli.maybe_initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)

@@ -293,7 +293,7 @@ def test_old_steps_wait_for_the_reader_reading_them(saved):
   writer = checkpointing.Checkpointer(saved, keep=1, log=lambda m: None)
   saving = threading.Thread(target=writer.save, args=(3, make_state(3.0)))
   saving.start()
-  saving.join(timeout=3)
+  saving.join(timeout=1.5)
   assert saving.is_alive()  # step 3 written, steps 1 and 2 kept while the reader reads
   assert checkpointing.Checkpointer.steps_on_disk(saved) == [1, 2, 3]
   assert reader.restore_latest_good(make_state(0.0))[0] == 3

@@ -454,9 +454,9 @@ def test_parallel_children_get_the_config_as_parsed(tmp_path):
 
 
 def test_parallel_starts_the_next_run_as_soon_as_any_ends(tmp_path):
-  """Run a sleeps 4 s, b and c 0.1 s; with two at a time c starts while a still runs."""
+  """Run a sleeps 2 s, b and c 0.1 s; with two at a time c starts while a still runs."""
   events = []
-  sleeps = {"a": 4.0, "b": 0.1, "c": 0.1}
+  sleeps = {"a": 2.0, "b": 0.1, "c": 0.1}
   todo = [(name, {}, None) for name in sleeps]
   sweep.run_parallel(todo, 2, lambda name, _: [sys.executable, "-c",
                                                f"import time; time.sleep({sleeps[name]})"],
@@ -476,10 +476,11 @@ def test_a_failed_run_stops_new_starts_and_is_named(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
 def test_stopping_a_parallel_sweep_stops_its_trainers(tmp_path, how):
   """A signal to the sweep (not to its process group) stops the trainers under way; they exit
-  as interrupted runs do, their workdirs unlocked, and the same command resumes them."""
+  as interrupted runs do, their workdirs unlocked. A sweep killed outright takes its trainers
+  with it (they die with their parent), so the same command can resume them."""
   import signal  # pylint: disable=g-import-not-at-top
   import time  # pylint: disable=g-import-not-at-top
   root = str(tmp_path / "sweep")
@@ -498,8 +499,14 @@ def test_stopping_a_parallel_sweep_stops_its_trainers(tmp_path, how):
   assert all(trainers), parent.stderr.read() if parent.poll() is not None else "no trainers"
   parent.send_signal(getattr(signal, how))
   _, err = parent.communicate(timeout=60)
-  assert parent.returncode == 130, err
-  assert "Traceback" not in err and "error: interrupted" in err, err
+  if how == "SIGKILL":
+    assert parent.returncode == -signal.SIGKILL
+  else:
+    assert parent.returncode == 130, err
+    assert "Traceback" not in err and "error: interrupted" in err, err
+  deadline = time.monotonic() + 30
+  while any(workdir_lib.trainer_holding(w) for w in workdirs) and time.monotonic() < deadline:
+    time.sleep(0.1)
   for pid in trainers:  # the trainers are gone, not training on
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
   assert not any(workdir_lib.trainer_holding(w) for w in workdirs)
