@@ -18,19 +18,21 @@ from absl import flags
 
 from experiments import cli
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "The training run's workdir.")
-_NUM = flags.DEFINE_integer("num_samples", 10000, "How many samples.")
-_OUTPUT = flags.DEFINE_string("output", None, "FILE.npz, or DIR/ for PNGs.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seeds z (and random labels of a conditional run).")
-_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: newest good).")
-_LABELS = flags.DEFINE_string("labels", None,
-                              "Conditional runs: one class for all, or a comma-separated list "
-                              "repeated to --num_samples.")
-_NO_EMA = flags.DEFINE_bool("no_ema", False, "Sample from the raw G params, not the EMA.")
-_SEED_INDEX = flags.DEFINE_integer("seed_index", 0, "A run of several seeds trained together: "
-                                   "which one (seed = config.seed + index).")
-_DEBUG = flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
-flags.mark_flags_as_required(["workdir", "output"])
+def define_flags():
+  """The command line's flags; defined when run, not at import, so tests can import the module
+  next to other experiments (absl flags are global)."""
+  flags.DEFINE_string("workdir", None, "The training run's workdir.")
+  flags.DEFINE_integer("num_samples", 10000, "How many samples.")
+  flags.DEFINE_string("output", None, "FILE.npz, or DIR/ for PNGs.")
+  flags.DEFINE_integer("seed", 0, "Seeds z (and random labels of a conditional run).")
+  flags.DEFINE_integer("step", None, "Checkpoint step (default: newest good).")
+  flags.DEFINE_string("labels", None, "Conditional runs: one class for all, or a comma-separated "
+                      "list repeated to --num_samples.")
+  flags.DEFINE_bool("no_ema", False, "Sample from the raw G params, not the EMA.")
+  flags.DEFINE_integer("seed_index", 0, "A run of several seeds trained together: which one "
+                       "(seed = config.seed + index).")
+  flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
+  flags.mark_flags_as_required(["workdir", "output"])
 
 
 def parse_labels(text, num, num_classes):
@@ -166,12 +168,13 @@ def write_samples(workdir, num, output, seed=0, step=None, labels=None, use_ema=
 
 def main(argv):
   cli.reject_unexpected_arguments(argv)
-  cli.quiet_library_logs(_DEBUG.value)  # orbax logs every file it renames at INFO
+  f = flags.FLAGS
+  cli.quiet_library_logs(f.debug)  # orbax logs every file it renames at INFO
   return cli.run_reporting_errors(
-      lambda: write_samples(_WORKDIR.value, _NUM.value, _OUTPUT.value, _SEED.value, _STEP.value,
-                            _LABELS.value, False if _NO_EMA.value else None,
-                            seed_index=_SEED_INDEX.value), _DEBUG.value)
+      lambda: write_samples(f.workdir, f.num_samples, f.output, f.seed, f.step, f.labels,
+                            False if f.no_ema else None, seed_index=f.seed_index), f.debug)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=cli.parse_flags)
