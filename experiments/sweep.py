@@ -21,12 +21,11 @@ dotted, under ``model_args``). Seeds come from --seeds, or from ``seed`` in
 --grid or in the config's ``sweep()``: one of them.
 """
 
+import dataclasses
 import os
 import shlex
 import signal
-import subprocess
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -35,6 +34,8 @@ from experiments import cli
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs",
                                "dcgan_mnist.py")
+# The checkout: where a launched ``python -m experiments.train`` runs.
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def define_flags():
@@ -48,6 +49,16 @@ def define_flags():
   flags.DEFINE_string("seeds", None, "Comma-separated seeds crossed with every point.")
   flags.DEFINE_integer("parallel", 1, "Runs at a time (each in its own process).")
   flags.DEFINE_bool("print_commands", False, "Print one command per run; train nothing.")
+  flags.DEFINE_bool("status", False, "Print every run's state (done, running, pending, "
+                    "failed), step and last metrics; reads files only.")
+  flags.DEFINE_string("launcher", "local", "Where runs go: local (this machine), ray (a Ray "
+                      "cluster), slurm (a Slurm job array, through submitit).")
+  flags.DEFINE_string("ray_address", "auto", "ray: the cluster (auto, or host:port).")
+  flags.DEFINE_float("cpus_per_run", 1, "ray, slurm: CPUs each run asks for.")
+  flags.DEFINE_float("gpus_per_run", 0, "ray, slurm: GPUs each run asks for.")
+  flags.DEFINE_integer("max_retries", 3, "ray: restarts of a run whose node died.")
+  flags.DEFINE_string("slurm_partition", None, "slurm: the partition.")
+  flags.DEFINE_integer("slurm_time_min", 60, "slurm: each job's time limit, minutes.")
   flags.DEFINE_bool("debug", False, "Show Python tracebacks for errors.")
   flags.mark_flags_as_required(["root"])
 
@@ -126,10 +137,6 @@ def train_command(config_path, workdir, overrides, flag_overrides=()):
           [f"--config.{k}={sweeps.format_value(v)}" for k, v in overrides.items()])
 
 
-# How long a run given SIGINT (after the sweep was stopped) has to exit before it is killed.
-_STOP_GRACE_S = 30
-
-
 def _stop_on_signals():
   """SIGINT (Ctrl-C) and SIGTERM (a scheduler's stop, ``kill``) stop the sweep, whatever this
   process inherited (a parent may have set them to be ignored). Returns the handlers to restore."""
@@ -138,92 +145,57 @@ def _stop_on_signals():
   return {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _stop_runs(active, log):
-  """Stops the runs under way (SIGINT: each exits as an interrupted training run does, its
-  checkpoints kept), killing any that has not exited after `_STOP_GRACE_S` seconds."""
-  for run in active:
-    if run.process.poll() is None:
-      run.process.send_signal(signal.SIGINT)
-  deadline = time.monotonic() + _STOP_GRACE_S
-  for run in active:
-    try:
-      run.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-      run.process.kill()
-      run.process.wait()
-    run.logfile.close()
-  if active:
-    log(f"Stopped the runs under way ({', '.join(run.name for run in active)}); run the same "
-        "command again to resume them.")
+def jobs_of(runs, root, command_of, marker=None):
+  """The launchers' `gan.launchers.Job` of each run: its command, its log ``<root>/<name>.log``."""
+  from gan import launchers  # pylint: disable=g-import-not-at-top
+  return [launchers.Job(name=name, command=tuple(command_of(name, overrides)),
+                        log_path=os.path.join(root, f"{name}.log"), cwd=_CHECKOUT,
+                        parent_pid_variable=cli.PARENT_PID_VARIABLE, marker=marker)
+          for name, overrides, _ in runs]
 
 
-class _Child:
-  """One run trained by a child process, its output in ``<root>/<name>.log``."""
-
-  def __init__(self, name, command, log_path):
-    self.name = name
-    self.log_path = log_path
-    self.logfile = open(log_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with
-    try:
-      self.process = subprocess.Popen(command, stdout=self.logfile, stderr=subprocess.STDOUT,
-                                      env=cli.child_environment())
-    except BaseException:
-      self.logfile.close()
-      raise
-
-
-def run_parallel(todo, parallel, command_of, root, log=print, poll_s=0.2):
-  """Trains ``todo`` (``[(name, overrides, config)]``) ``parallel`` at a time, each in its own
-  process; a new run starts as soon as any run ends. After a failure no new run starts (the runs
-  under way finish). SIGINT or SIGTERM stops the runs under way too.
-
-  Raises:
-    ConfigError: some run failed (each named, with its log).
-  """
-  from gan import config as config_lib  # pylint: disable=g-import-not-at-top
-  pending, active, failed = list(todo), [], []
+def launch(jobs, launcher, options, root, log=print):
+  """Runs ``jobs`` with the launcher named ``launcher``; records each outcome in
+  ``sweep.json``. Raises `ConfigError` naming the runs that failed (after the others ended)."""
+  from gan import config as config_lib, launchers, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  run = launchers.LAUNCHERS.get(launcher)
   previous = _stop_on_signals()
   try:
-    while pending or active:
-      while pending and not failed and len(active) < parallel:
-        name, overrides, _ = pending.pop(0)
-        log(f"== {name} (started)")
-        active.append(_Child(name, command_of(name, overrides),
-                             os.path.join(root, f"{name}.log")))
-      if not active:
-        break
-      time.sleep(poll_s)
-      for run in [r for r in active if r.process.poll() is not None]:
-        active.remove(run)
-        run.logfile.close()
-        if run.process.returncode:
-          failed.append(f"{run.name} (exit {run.process.returncode}; see {run.log_path})")
-        else:
-          log(f"== {run.name} (done)")
-  except KeyboardInterrupt:
-    _stop_runs(active, log)
-    raise
+    outcomes = run(jobs, options, log)
   finally:
     for signum, handler in previous.items():
       signal.signal(signum, handler)
+  logs = {job.name: job.log_path for job in jobs}
+  workdir_lib.record_outcomes(root, {o.name: dict(
+      state="done" if o.ok else "failed", returncode=o.returncode, node=o.node, error=o.error,
+      attempts=launchers.attempts(logs[o.name])) for o in outcomes})
+  failed = [f"{o.name} ({f'exit {o.returncode}' if o.returncode is not None else o.error}; see "
+            f"{logs[o.name]})" for o in outcomes if not o.ok]
   if failed:
-    raise config_lib.ConfigError(f"run {', '.join(failed)} failed. Finished runs are kept: run "
-                                 "the sweep again to resume.")
+    raise config_lib.ConfigError(f"run {', '.join(failed)} failed; the other runs finished. Fix "
+                                 "the cause and run the sweep again: finished runs are skipped, "
+                                 "the others resume.")
+  return outcomes
 
 
 def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=1,
-              print_commands=False, log=print):
+              print_commands=False, log=print, launcher="local", options=None):
   """Runs (or skips, or resumes) every run of the sweep; returns ``{name: results}``.
 
-  Child processes (``--parallel``, ``--print_commands``) get the config as parsed here: the
-  config file plus the flags that turn its config into ``base`` (`gan.sweeps.config_flags`),
-  plus the run's overrides."""
+  The local launcher with one run at a time trains in this process; any other choice launches
+  one ``experiments.train`` process per run (`gan.launchers`). Child commands get the config as
+  parsed here: the config file plus the flags that turn its config into ``base``
+  (`gan.sweeps.config_flags`), plus the run's overrides."""
   # pylint: disable-next=g-import-not-at-top
-  from gan import config as config_lib, loop, sweeps, workdir as workdir_lib
-  if parallel < 1:
+  from gan import config as config_lib, launchers, loop, sweeps, workdir as workdir_lib
+  if parallel < 0 or (parallel < 1 and launcher == "local"):
     raise config_lib.ConfigError(f"--parallel={parallel} must be at least 1.")
+  launchers.LAUNCHERS.get(launcher)  # an unknown name, before anything else
+  options = dataclasses.replace(options or launchers.LaunchOptions(), parallel=parallel,
+                                slurm_folder=os.path.join(os.path.abspath(root), ".submitit"))
   runs = plan(config_path, base, grid_specs, seeds_text)
   flag_overrides = base_flags(config_path, base)
+  root = os.path.abspath(root)
 
   def command_of(name, overrides):
     return train_command(config_path, os.path.join(root, name), overrides, flag_overrides)
@@ -233,34 +205,55 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
       log(shlex.join(command_of(name, overrides)))
     return {}
   check_root(root, runs)
-  workdir_lib.write_sweep(root, config_path, flag_overrides, [(n, o) for n, o, _ in runs])
-  todo = []
-  for name, overrides, config in runs:
-    stored = workdir_lib.read_results(os.path.join(root, name))
-    if stored and stored.get("step") == config.num_steps:
-      log(f"== {name}: finished, skipped")
-    else:
-      todo.append((name, overrides, config))
-  if parallel <= 1:
-    for name, _, config in todo:
-      log(f"== {name}")
-      loop.train_and_evaluate(config, os.path.join(root, name), log=log)
-  else:
-    run_parallel(todo, parallel, command_of, root, log)
+  lock = workdir_lib.lock_sweep_root(root)
+  try:
+    workdir_lib.write_sweep(root, config_path, flag_overrides, [(n, o) for n, o, _ in runs],
+                            {n: c.num_steps for n, _, c in runs})
+    todo = []
+    for name, overrides, config in runs:
+      stored = workdir_lib.read_results(os.path.join(root, name))
+      if stored and stored.get("step") == config.num_steps:
+        log(f"== {name}: finished, skipped")
+      else:
+        todo.append((name, overrides, config))
+    if launcher == "local" and parallel == 1:
+      for name, _, config in todo:
+        log(f"== {name}")
+        loop.train_and_evaluate(config, os.path.join(root, name), log=log)
+    elif todo:
+      marker = workdir_lib.write_marker(root)
+      launch(jobs_of(todo, root, command_of, marker), launcher, options, root, log)
+  finally:
+    os.close(lock)
   results = {name: workdir_lib.read_results(os.path.join(root, name)) for name, _, _ in runs}
   for name, result in results.items():
     log(f"{name}: {sweeps.results_line(result)}")
   return results
 
 
+def show_status(root, log=print):
+  """Prints every run of the sweep at ``root`` (`gan.sweeps.status`); reads files only."""
+  from gan import sweeps  # pylint: disable=g-import-not-at-top
+  table = sweeps.status_table(sweeps.status(root))
+  log(table)
+  return table
+
+
 def main(argv):
   cli.reject_unexpected_arguments(argv)
   f = flags.FLAGS
   cli.quiet_library_logs(f.debug)
-  config_path = f["config"].config_filename
+  if f.status:
+    return cli.run_reporting_errors(lambda: show_status(f.root), f.debug)
+  from gan import launchers  # pylint: disable=g-import-not-at-top
+  options = launchers.LaunchOptions(
+      cpus_per_run=f.cpus_per_run, gpus_per_run=f.gpus_per_run, ray_address=f.ray_address,
+      max_retries=f.max_retries, slurm_partition=f.slurm_partition,
+      slurm_time_min=f.slurm_time_min)
   return cli.run_reporting_errors(
-      lambda: run_sweep(config_path, f.config, f.root, f.grid, f.seeds, f.parallel,
-                        f.print_commands), f.debug)
+      lambda: run_sweep(f["config"].config_filename, f.config, f.root, f.grid, f.seeds,
+                        f.parallel, f.print_commands, launcher=f.launcher, options=options),
+      f.debug)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import ast
 import copy
 import itertools
 import math
+import os
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import ml_collections
@@ -467,3 +468,59 @@ def plot_trend(rows: Sequence[Mapping[str, Any]], metric: str, path: str,
     fig.suptitle(title, fontsize=9)
   fig.tight_layout()
   images.save_figure(fig, path)
+
+
+# ----------------------------------------------------------------------------------------------
+# A sweep's state, from its files (`experiments.sweep --status`).
+
+
+def status(root: str) -> list[dict]:
+  """Every run of the sweep at ``root``: ``{'name', 'state', 'step', 'num_steps', 'metrics',
+  'log', 'node'}``. ``state`` is ``done`` (results at its budget), ``running`` (a trainer holds
+  its workdir), ``failed`` (its last launch ended non-zero and it has not finished since: read
+  ``log``), or ``pending`` (not started, or stopped: it resumes when the sweep runs again).
+  Reads files only, so it works from any machine that mounts the root, while the sweep runs.
+  A trainer on another node is seen as running where its filesystem's locks reach."""
+  from gan import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  rows = []
+  for run in workdir_lib.read_sweep(root)["runs"]:
+    workdir = os.path.join(root, run["name"])
+    saved = workdir_lib.saved_config(workdir) if os.path.isdir(workdir) else None
+    num_steps = (saved or {}).get("num_steps", run.get("num_steps"))
+    results = workdir_lib.read_results(workdir) if saved else None
+    last = workdir_lib.last_metrics(workdir) if saved else None
+    outcome = run.get("outcome") or {}
+    if results and results.get("step") == num_steps:
+      state = "done"
+    elif saved and workdir_lib.trainer_holding(workdir):
+      state = "running"
+    elif outcome.get("state") == "failed":
+      state = "failed"
+    else:
+      state = "pending"
+    step = (results or {}).get("step") if state == "done" else (last or {}).get("step")
+    rows.append(dict(name=run["name"], state=state, step=step, num_steps=num_steps,
+                     metrics={k: v for k, v in (last or {}).items() if k != "step"},
+                     log=os.path.join(root, f"{run['name']}.log"), node=outcome.get("node", ""),
+                     error=outcome.get("error", ""), returncode=outcome.get("returncode")))
+  return rows
+
+
+def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
+  """`status` rows as text, one line a run, then the counts by state."""
+  lines = []
+  for row in rows:
+    step = f"step {row['step'] if row['step'] is not None else '-'}/{row['num_steps'] or '?'}"
+    shown = " ".join(f"{k}={v:.4g}" for k, v in sorted(row["metrics"].items())
+                     if isinstance(v, (int, float)) and k in ("d_loss", "g_loss", "d_real",
+                                                              "d_fake"))
+    line = f"{row['state']:8s} {row['name']}  {step}  {shown}".rstrip()
+    if row["state"] == "failed":
+      why = f"exit {row['returncode']}" if row["returncode"] is not None else row["error"][:120]
+      line += f"  ({why}; read {row['log']})"
+    lines.append(line)
+  counts = {}
+  for row in rows:
+    counts[row["state"]] = counts.get(row["state"], 0) + 1
+  lines.append(", ".join(f"{n} {state}" for state, n in counts.items()) + f" of {len(rows)}")
+  return "\n".join(lines)

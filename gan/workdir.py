@@ -238,20 +238,78 @@ def read_sweep(root: str) -> dict:
 
 
 def write_sweep(root: str, config_path: str, flag_overrides: Sequence[str],
-                runs: Sequence[tuple[str, Mapping[str, Any]]]) -> dict:
+                runs: Sequence[tuple[str, Mapping[str, Any]]],
+                budgets: Optional[Mapping[str, int]] = None) -> dict:
   """Adds a sweep's runs to ``<root>/sweep.json`` (written atomically): each run's name,
   overrides, config file and ``--config.*`` flags. Runs of earlier sweeps on the same root stay
   in the record (a run of the same name is updated), so a second sweep with another grid adds
-  to the table rather than hiding the first. Returns the record written."""
+  to the table rather than hiding the first. ``budgets`` (``{name: num_steps}``) lets a status
+  listing show a run's budget before it starts. Returns the record written."""
   path = os.path.join(root, SWEEP_FILE)
   earlier = read_sweep(root)["runs"] if os.path.lexists(path) else []
   config_path = os.path.abspath(config_path)
   new = {name: dict(name=name, overrides=dict(overrides), config=config_path,
-                    flag_overrides=list(flag_overrides)) for name, overrides in runs}
+                    flag_overrides=list(flag_overrides),
+                    **({"num_steps": budgets[name]} if budgets and name in budgets else {}))
+         for name, overrides in runs}
   merged = [new.pop(run["name"], run) for run in earlier] + list(new.values())
   record = dict(config=config_path, flag_overrides=list(flag_overrides), runs=merged)
   _write_json_atomically(path, record)
   return record
+
+
+SWEEP_LOCK_FILE = ".sweep.lock"
+# A sweep root's marker: a random token the driver writes before it launches; a node where the
+# file is missing, or holds another token, does not see the root (`gan.launchers.check_marker`).
+MARKER_FILE = ".sweep_marker"
+
+
+def lock_sweep_root(root: str) -> int:
+  """Locks ``root`` for one sweep driver (as `claim` locks a workdir for one trainer); returns
+  the lock's descriptor (closing it unlocks). `ConfigError` naming the other driver if held."""
+  path = os.path.join(root, SWEEP_LOCK_FILE)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError as e:
+    holder = os.read(fd, 32).decode("ascii", "replace").strip()
+    os.close(fd)
+    raise ConfigError(f"--root {root} is in use by another sweep (process {holder or 'unknown'}); "
+                      "two drivers on one root would launch its runs twice. Wait for it to end, "
+                      "watch it with --status, or pass another --root.") from e
+  os.ftruncate(fd, 0)
+  os.pwrite(fd, str(os.getpid()).encode(), 0)
+  return fd
+
+
+def write_marker(root: str) -> tuple[str, str]:
+  """Writes a fresh `MARKER_FILE` in ``root``; returns ``(path, token)``."""
+  import uuid  # pylint: disable=g-import-not-at-top
+  path, token = os.path.join(root, MARKER_FILE), uuid.uuid4().hex
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    f.write(token + "\n")
+  os.replace(path + ".tmp", path)
+  return path, token
+
+
+def record_outcomes(root: str, outcomes: Mapping[str, Mapping[str, Any]]) -> None:
+  """Stores how runs ended (``{name: {"state": "done" | "failed", ...}}``) in their entries of
+  ``sweep.json``, for ``experiments.sweep --status``."""
+  record = read_sweep(root)
+  for run in record["runs"]:
+    if run["name"] in outcomes:
+      run["outcome"] = dict(outcomes[run["name"]])
+  _write_json_atomically(os.path.join(root, SWEEP_FILE), record)
+
+
+def last_metrics(workdir: str) -> Optional[dict]:
+  """The last row of a run's ``metrics.jsonl`` (None without one); read while it trains, so a
+  damaged file reads as none rather than stopping a status listing."""
+  try:
+    rows = read_metrics(workdir)
+  except BadFileError:
+    return None
+  return rows[max(rows)] if rows else None
 
 
 def _has_run(workdir: str) -> list[str]:

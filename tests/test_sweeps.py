@@ -1,9 +1,11 @@
 """Tests for gan/sweeps.py (sweeps as data, tables over seeds) and the sweep / aggregate commands."""
 
+import dataclasses
 import json
 import math
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -453,26 +455,57 @@ def test_parallel_children_get_the_config_as_parsed(tmp_path):
   assert "--config.batch_size=8" in printed.stdout, printed.stdout + printed.stderr
 
 
-def test_parallel_starts_the_next_run_as_soon_as_any_ends(tmp_path):
+def _jobs(tmp_path, commands):
+  from gan import launchers  # pylint: disable=g-import-not-at-top
+  return [launchers.Job(name=name, command=(sys.executable, "-c", code),
+                        log_path=str(tmp_path / f"{name}.log"), cwd=str(tmp_path))
+          for name, code in commands.items()]
+
+
+def test_local_launcher_starts_the_next_run_as_soon_as_any_ends(tmp_path):
   """Run a sleeps 2 s, b and c 0.1 s; with two at a time c starts while a still runs."""
+  from gan.launchers import LaunchOptions, local  # pylint: disable=g-import-not-at-top
   events = []
-  sleeps = {"a": 2.0, "b": 0.1, "c": 0.1}
-  todo = [(name, {}, None) for name in sleeps]
-  sweep.run_parallel(todo, 2, lambda name, _: [sys.executable, "-c",
-                                               f"import time; time.sleep({sleeps[name]})"],
-                     str(tmp_path), log=events.append, poll_s=0.05)
+  jobs = _jobs(tmp_path, {n: f"import time; time.sleep({t})"
+                          for n, t in {"a": 2.0, "b": 0.1, "c": 0.1}.items()})
+  outcomes = local.launch(jobs, LaunchOptions(parallel=2), events.append, poll_s=0.05)
   assert events.index("== c (started)") < events.index("== a (done)"), events
-  assert events[-1] == "== a (done)"
+  assert events[-1] == "== a (done)" and all(o.ok for o in outcomes)
 
 
-def test_a_failed_run_stops_new_starts_and_is_named(tmp_path):
-  events = []
-  todo = [(name, {}, None) for name in ("bad", "b", "c")]
-  commands = {"bad": "raise SystemExit(3)", "b": "import time; time.sleep(0.5)", "c": "pass"}
-  with pytest.raises(config_lib.ConfigError, match=r"run bad \(exit 3; see .*bad.log\) failed"):
-    sweep.run_parallel(todo, 2, lambda name, _: [sys.executable, "-c", commands[name]],
-                       str(tmp_path), log=events.append, poll_s=0.05)
-  assert "== c (started)" not in events and "== b (done)" in events
+def test_a_failed_run_is_an_outcome_and_the_others_finish(tmp_path):
+  from gan.launchers import LaunchOptions, local  # pylint: disable=g-import-not-at-top
+  jobs = _jobs(tmp_path, {"bad": "raise SystemExit(3)", "b": "import time; time.sleep(0.3)",
+                          "c": "pass"})
+  outcomes = local.launch(jobs, LaunchOptions(parallel=2), lambda m: None, poll_s=0.05)
+  assert [(o.name, o.returncode) for o in outcomes] == [("bad", 3), ("b", 0), ("c", 0)]
+  assert open(tmp_path / "bad.log").read().startswith("# jaxgan: started on ")
+
+
+def test_a_job_whose_node_does_not_see_the_root_never_starts(tmp_path):
+  """The marker the driver wrote is what a node must see; another token (another sweep's root,
+  or a local directory of the same name) is refused with the node and the path."""
+  from gan import launchers  # pylint: disable=g-import-not-at-top
+  path, token = workdir_lib.write_marker(str(tmp_path))
+  job = launchers.Job(name="a", command=(sys.executable, "-c", "open('ran', 'w')"),
+                      log_path=str(tmp_path / "a.log"), cwd=str(tmp_path), marker=(path, token))
+  assert launchers.run_job(job).ok and os.path.exists(tmp_path / "ran")
+  os.remove(tmp_path / "ran")
+  for marker, says in (((path, "another"), "another sweep's marker"),
+                       ((str(tmp_path / "nowhere" / ".sweep_marker"), token), "is missing")):
+    outcome = launchers.run_job(dataclasses.replace(job, marker=marker))
+    assert outcome.root_not_visible and not outcome.ok
+    assert f"node {socket.gethostname()} does not see the sweep's root" in outcome.error
+    assert says in outcome.error and not os.path.exists(tmp_path / "ran")
+
+
+def test_one_driver_per_root(tmp_path):
+  fd = workdir_lib.lock_sweep_root(str(tmp_path))
+  with pytest.raises(config_lib.ConfigError, match=f"in use by another sweep \\(process "
+                     f"{os.getpid()}\\)"):
+    workdir_lib.lock_sweep_root(str(tmp_path))
+  os.close(fd)
+  os.close(workdir_lib.lock_sweep_root(str(tmp_path)))
 
 
 @pytest.mark.slow
@@ -515,3 +548,69 @@ def test_stopping_a_parallel_sweep_stops_its_trainers(tmp_path, how):
 def checkpointing_steps(workdir):
   from gan import checkpointing  # pylint: disable=g-import-not-at-top
   return checkpointing.Checkpointer.steps_on_disk(os.path.join(workdir, "checkpoints"))
+
+
+_TINY = ["--config.batch_size=16", "--config.model_args.hidden=(32,32)",
+         "--config.sample_every=0", "--config.log_every=1"]
+
+
+@pytest.mark.slow
+def test_a_failing_run_is_reported_once_and_the_others_finish(tmp_path):
+  """Issue 24, fault 3: a run that fails (here its workdir holds a file where a run keeps a
+  directory) is not retried; the other finishes; --status names the failure and its log; fixed,
+  the same command trains it and skips the finished one."""
+  root = tmp_path / "sweep"
+  (root / "loss=least_squares").mkdir(parents=True)
+  (root / "loss=least_squares" / "samples").write_text("a file")
+  command = _sweep_command(str(root), "--grid=loss=hinge,least_squares", "--parallel=2",
+                           "--config.num_steps=4", *_TINY)
+  done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+  assert done.stderr.count("error:") == 1
+  assert "run loss=least_squares (exit 2; see " in done.stderr and "the other runs finished" in (
+      done.stderr)
+  status = subprocess.run(_sweep_command(str(root), "--status"), cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+  lines = status.stdout.splitlines()
+  assert lines[0].startswith("done     loss=hinge  step 4/4"), status.stdout
+  assert lines[1].startswith("failed   loss=least_squares  step -/4  (exit 2; read "), status.stdout
+  assert "is not a directory" in open(root / "loss=least_squares.log").read()
+  assert lines[-1] == "1 done, 1 failed of 2"
+  os.remove(root / "loss=least_squares" / "samples")
+  again = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True,
+                         timeout=300)
+  assert again.returncode == 0, again.stderr
+  assert "== loss=hinge: finished, skipped" in again.stdout
+  assert sweeps.status_table(sweeps.status(str(root))).splitlines()[-1] == "2 done of 2"
+
+
+@pytest.mark.slow
+def test_status_while_the_sweep_runs(tmp_path):
+  """--status from another process while two trainers run: both running, at a step, with their
+  last losses; a second driver on the same root is refused."""
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  root = str(tmp_path / "sweep")
+  command = _sweep_command(root, "--grid=loss=hinge,least_squares", "--parallel=2",
+                           "--config.num_steps=100000", "--config.checkpoint_every=50", *_TINY)
+  driver = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+  try:
+    deadline, shown = time.monotonic() + 120, ""
+    while time.monotonic() < deadline and not re.search(
+        r"^running  loss=hinge  step \d+.*\n^running  loss=least_squares  step \d+", shown, re.M):
+      time.sleep(0.5)
+      if os.path.exists(os.path.join(root, "sweep.json")):
+        shown = subprocess.run(_sweep_command(root, "--status"), cwd=ROOT, env=_env(),
+                               capture_output=True, text=True, timeout=120).stdout
+    assert re.search(r"^running  loss=hinge  step \d+/100000  d_fake=\S+ d_loss=\S+ d_real=\S+ "
+                     r"g_loss=\S+$", shown, re.M), shown
+    assert shown.splitlines()[-1] == "2 running of 2", shown
+    second = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode == 2 and f"in use by another sweep (process {driver.pid})" in (
+        second.stderr), second.stderr
+  finally:
+    driver.send_signal(signal.SIGTERM)
+    driver.communicate(timeout=60)
+  assert driver.returncode == 130
