@@ -45,6 +45,9 @@ def quiet_library_logs(debug: bool) -> None:
     return
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_logging.set_verbosity(absl_logging.WARNING)
+  # submitit warns at each poll where Slurm keeps no accounting (sacct fails); the job states it
+  # needs come from its own files then.
+  logging.getLogger("submitit").setLevel(logging.ERROR)
   for handler in [absl_logging.get_absl_handler(), *logging.getLogger().handlers]:
     if not any(isinstance(f, _NotFromOrbax) for f in handler.filters):
       handler.addFilter(_NotFromOrbax())

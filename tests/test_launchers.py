@@ -196,3 +196,75 @@ def test_a_killed_driver_started_again_skips_and_resumes(local_reference, tmp_pa
   assert again.returncode == 0, again.stderr[-3000:]
   assert f"== {NAMES[0]}: finished, skipped" in again.stdout
   assert final_checksums(root) == local_reference
+
+
+@pytest.fixture(scope="module")
+def slurm():
+  """A real single-node Slurm (tools/slurm_single_node.sh: Debian's slurm-wlm and munge, a
+  munge key, one node with this machine's CPUs and memory, one partition), stopped after."""
+  if os.geteuid() != 0:
+    pytest.skip("starting slurmctld and slurmd needs root; CI runs as root")
+  state = f"/tmp/jaxgan-slurm-{uuid.uuid4().hex[:6]}"
+  started = subprocess.run(["bash", os.path.join(ROOT, "tools", "slurm_single_node.sh"), "start",
+                            state], capture_output=True, text=True, timeout=900)
+  if started.returncode:
+    pytest.skip(f"a single-node Slurm did not start here: {started.stderr.strip()[-500:]}")
+  yield state
+  subprocess.run(["bash", os.path.join(ROOT, "tools", "slurm_single_node.sh"), "stop", state],
+                 capture_output=True, timeout=120)
+  shutil.rmtree(state, ignore_errors=True)
+
+
+def _squeue(task):
+  return subprocess.run(["squeue", "-h", "-j", task, "-o", "%T %r"], capture_output=True,
+                        text=True, timeout=60).stdout
+
+
+def _running_array_tasks():
+  done = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True,
+                        text=True, timeout=60)
+  return [line.strip() for line in done.stdout.splitlines() if "_" in line]
+
+
+def test_slurm_sweep_survives_a_preempted_and_requeued_job(slurm, local_reference, tmp_path):
+  """Four runs as one job array (one CPU each, two at a time on this 2-CPU node); once a
+  running task's run has a checkpoint, it is preempted (SIGUSR2) and requeued. The array
+  finishes, the requeued run resumes from its checkpoint, and every final checkpoint equals the
+  local launcher's."""
+  root = str(tmp_path / "sweep")
+  driver = subprocess.Popen(
+      [sys.executable, "-m", "experiments.sweep", f"--root={root}", *TINY, GRID,
+       "--launcher=slurm", "--cpus_per_run=1", "--slurm_time_min=20"],
+      cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    def a_running_task_with_a_checkpoint():
+      assert driver.poll() is None, driver.communicate()
+      for task in _running_array_tasks():
+        name = NAMES[int(task.split("_")[1])]
+        if checkpointing.Checkpointer.steps_on_disk(os.path.join(root, name, "checkpoints")):
+          return task, name
+      return None
+    _wait_for(a_running_task_with_a_checkpoint, 300, "a running task to checkpoint")
+    task, name = a_running_task_with_a_checkpoint()
+    # Preemption as Slurm signals it to a job that asked (submitit's --signal): SIGUSR2 to the
+    # job's steps; submitit checkpoints the task and requeues it (scontrol requeue) before it
+    # exits, and the trainer dies with it.
+    # (scancel may wait on the step it signalled while that step is requeued: not waited for.)
+    signalling = subprocess.Popen(["scancel", "--signal=USR2", task], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    # Slurm holds a requeued task (reason BeginTime) before it may start again: start it now.
+    _wait_for(lambda: "BeginTime" in _squeue(task), 120, "the task to be requeued")
+    signalling.kill()  # (else it may signal the task's next start too)
+    signalling.wait()
+    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], capture_output=True,
+                   timeout=60)
+    out, err = driver.communicate(timeout=900)
+  finally:
+    if driver.poll() is None:
+      driver.kill()
+  assert driver.returncode == 0, out[-2000:] + err[-3000:]
+  log = open(os.path.join(root, f"{name}.log"), encoding="utf-8").read()
+  assert log.count("# jaxgan: started") == 2, log[-2000:]
+  assert "Resuming from checkpoint step" in log
+  assert final_checksums(root) == local_reference
+  assert [r["state"] for r in sweeps.status(root)] == ["done"] * 4

@@ -8,6 +8,7 @@ import dataclasses
 import os
 import socket
 import subprocess
+import time
 from typing import Callable, Mapping, Optional, Sequence
 
 from gan.errors import ConfigError
@@ -117,7 +118,8 @@ def start(job: Job, **popen_args) -> subprocess.Popen:
     env[job.parent_pid_variable] = str(os.getpid())
   os.makedirs(os.path.dirname(os.path.abspath(job.log_path)), exist_ok=True)
   with open(job.log_path, "a", encoding="utf-8") as log:
-    log.write(f"{STARTED} on {socket.gethostname()} (process {os.getpid()})\n")
+    log.write(f"{STARTED} on {socket.gethostname()} (process {os.getpid()}) at "
+              f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     log.flush()
     return subprocess.Popen(list(job.command), cwd=job.cwd, env=env, stdout=log,
                             stderr=subprocess.STDOUT, **popen_args)

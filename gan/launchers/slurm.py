@@ -11,6 +11,7 @@ never retried. Interrupting the driver cancels the array.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable, Sequence
 
@@ -18,6 +19,18 @@ from gan.errors import ConfigError
 from gan.launchers.base import Job, LaunchOptions, Outcome, RootNotVisible, run_job
 
 POLL_S = 1.0
+# A run whose trainer a signal stopped waits this long for Slurm to end its task too: Slurm
+# requeueing, preempting or cancelling a task signals every process in it, then kills them
+# (KillWait, 30 s by default); a result written first would end the run instead of requeueing it.
+SCHEDULER_GRACE_S = 120
+
+
+class _QuietSacct(logging.Filter):
+  """Drops submitit's warning at each poll where Slurm keeps no accounting (``sacct`` fails and
+  submitit reads the job's state from its own files): expected, and said once in the README."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return "Bypassing sacct error" not in record.getMessage()
 
 
 def _submitit():
@@ -25,6 +38,9 @@ def _submitit():
     import submitit  # pylint: disable=g-import-not-at-top
   except ImportError as e:
     raise ConfigError("--launcher=slurm needs submitit: pip install -e '.[slurm]'.") from e
+  logger = logging.getLogger("submitit")
+  if not any(isinstance(f, _QuietSacct) for f in logger.filters):
+    logger.addFilter(_QuietSacct())
   return submitit
 
 
@@ -33,7 +49,10 @@ def _task_class(submitit):
     """A run as a checkpointable callable: on preemption or timeout submitit requeues it."""
 
     def __call__(self, job: Job) -> Outcome:
-      return run_job(job)
+      outcome = run_job(job)
+      if outcome.returncode is not None and outcome.returncode < 0:
+        time.sleep(SCHEDULER_GRACE_S)  # stopped by Slurm: this task is killed (and requeued)
+      return outcome
 
   return Task
 
