@@ -267,16 +267,10 @@ MARKER_FILE = ".sweep_marker"
 def lock_sweep_root(root: str) -> int:
   """Locks ``root`` for one sweep driver (as `claim` locks a workdir for one trainer); returns
   the lock's descriptor (closing it unlocks). `ConfigError` naming the other driver if held."""
-  path = os.path.join(root, SWEEP_LOCK_FILE)
-  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-  try:
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-  except OSError as e:
-    holder = os.read(fd, 32).decode("ascii", "replace").strip()
-    os.close(fd)
-    raise ConfigError(f"--root {root} is in use by another sweep (process {holder or 'unknown'}); "
-                      "two drivers on one root would launch its runs twice. Wait for it to end, "
-                      "watch it with --status, or pass another --root.") from e
+  fd = _exclusive_lock(os.path.join(root, SWEEP_LOCK_FILE), lambda holder: (
+      f"--root {root} is in use by another sweep (process {holder}); two drivers on one root "
+      "would launch its runs twice. Wait for it to end, watch it with --status, or pass another "
+      "--root."))
   os.ftruncate(fd, 0)
   os.pwrite(fd, str(os.getpid()).encode(), 0)
   return fd
@@ -374,8 +368,9 @@ class Claim:
     self.release()
 
 
-def _lock(workdir: str) -> int:
-  path = os.path.join(workdir, LOCK_FILE)
+def _exclusive_lock(path: str, in_use: Callable[[str], str]) -> int:
+  """An exclusive ``flock`` on ``path`` (created), as a descriptor; `ConfigError` with
+  ``in_use(holder)`` (the process id the file names) when another process holds it."""
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -383,12 +378,16 @@ def _lock(workdir: str) -> int:
     holder = os.read(fd, 32).decode("ascii", "replace").strip()
     os.close(fd)
     if e.errno in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
-      raise ConfigError(
-          f"--workdir {workdir} is in use by another run (process {holder or 'unknown'}); two "
-          f"trainers in one workdir would mix their checkpoints and logs. Wait for it to end, or "
-          f"pass another --workdir.") from e
-    raise ConfigError(f"--workdir {workdir} cannot be locked ({e.strerror}).") from e
+      raise ConfigError(in_use(holder or "unknown")) from e
+    raise ConfigError(f"{path} cannot be locked ({e.strerror}).") from e
   return fd
+
+
+def _lock(workdir: str) -> int:
+  return _exclusive_lock(os.path.join(workdir, LOCK_FILE), lambda holder: (
+      f"--workdir {workdir} is in use by another run (process {holder}); two trainers in one "
+      "workdir would mix their checkpoints and logs. Wait for it to end, or pass another "
+      "--workdir."))
 
 
 def trainer_holding(workdir: str) -> Optional[str]:
