@@ -2,13 +2,17 @@ r"""Runs a sweep: every point of a config's ``sweep()`` (or of --grid x --seeds)
 
   python -m experiments.sweep --config experiments/configs/toy_ring.py --root workdirs/ring \
       [--grid loss=non_saturating,hinge] [--seeds 0,1,2] [--parallel 2] [--print_commands] \
-      [--config.num_steps=2000 ...]
+      [--launcher local|ray|slurm ...] [--config.num_steps=2000 ...]
+  python -m experiments.sweep --root workdirs/ring --status
 
 Each run trains in ``<root>/<name>`` (``name`` = its overrides, e.g. ``loss=hinge,seed=1``) as an
 ordinary, resumable `experiments.train` run that ends with a ``results.json``. A finished run is
 skipped and its stored results reported; an unfinished one resumes from its checkpoints.
-``--parallel N`` runs N at a time as separate processes, starting the next as soon as any ends;
-SIGINT or SIGTERM to the sweep stops them too. ``--print_commands`` prints one
+``--launcher`` says where runs go (`gan.launchers`): ``local`` processes (``--parallel N`` at a
+time, the next starting as soon as any ends), tasks on a Ray cluster, or a Slurm job array;
+SIGINT or SIGTERM to the sweep stops the runs under way. One sweep at a time per root; each
+launched run first checks that its node sees the root. ``--status`` lists every run's state,
+step and last losses from the files alone. ``--print_commands`` prints one
 `experiments.train` command per run (for a SLURM array or a TPU queue) and trains nothing. Child
 commands are built from the config as parsed (`gan.sweeps.config_flags`), never from the raw
 command line. ``<root>/sweep.json`` records every run of every sweep on that root, each with its
