@@ -219,3 +219,25 @@ def test_the_command_line_trains_and_names_its_results(tmp_path, data_dir):
   assert done.returncode == 0, done.stderr
   assert done.stdout.strip().splitlines()[-1].endswith(f"results: {workdir / 'results.json'}")
   assert os.path.isfile(workdir / "results.json")
+
+
+def test_the_training_noise_is_drawn_from_the_step_and_example_key():
+  """Issue 28: the denoiser's input noise of example i at step s comes from
+  fold_in(fold_in(rng, s), i), so it changes with the step and differs between examples; the
+  loss the step reports is the loss on exactly that input (a reference written here)."""
+  objective, state = build(denoising_autoencoder_mnist.get_config())
+  images = jax.random.uniform(jax.random.key(7), (3, 28, 28, 1))
+  rng = jax.random.key(11)
+  losses = []
+  for step in (0, 3):
+    at = state.replace(step=jnp.asarray(step, state.step.dtype))
+    _, metrics = ae.train_step(objective, at, images, rng)
+    noise = np.stack([np.asarray(jax.random.normal(
+        jax.random.fold_in(jax.random.fold_in(rng, step), i), (28, 28, 1))) for i in range(3)])
+    inputs = np.clip(np.asarray(images) + objective.noise_std * noise, 0.0, 1.0)
+    logits = np.asarray(objective.model.apply({"params": state.params}, inputs), np.float64)
+    x = np.asarray(images, np.float64)
+    reference = np.mean(np.logaddexp(0.0, logits) - x * logits)
+    np.testing.assert_allclose(float(metrics["loss"]), reference, rtol=1e-5)
+    losses.append(float(metrics["loss"]))
+  assert losses[0] != losses[1]  # the step is folded into the key

@@ -372,3 +372,22 @@ def test_a_run_being_trained_without_a_checkpoint_says_so(tmp_path):
       runs.restore_run(workdir, config)
   with pytest.raises(checkpointing.CheckpointError, match="has no checkpoint yet; train first"):
     runs.restore_run(workdir, config)
+
+
+def test_a_checkpoint_without_a_checksum_is_refused(saved):
+  """Issue 28: a step whose meta item holds no checksum is never restored unverified; the
+  newest good one is used, and a reader says why."""
+  import json  # pylint: disable=g-import-not-at-top
+  path = os.path.join(saved, "2", "meta", "metadata")
+  with open(path, encoding="utf-8") as f:
+    meta = json.load(f)
+  del meta["checksum"]
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump(meta, f)
+  with pytest.raises(checkpointing.CheckpointError, match="checkpoint step 2 has no checksum"):
+    checkpointing.Checkpointer(saved).restore(2, make_state(0.0))
+  messages = []
+  reader = checkpointing.Checkpointer(saved, log=messages.append, read_only=True)
+  assert reader.restore_latest_good(make_state(0.0))[0] == 1
+  reader.close()
+  assert "has no checksum" in messages[0]

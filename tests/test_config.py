@@ -134,6 +134,27 @@ def test_an_older_config_without_a_field_added_since_is_the_same_experiment():
       "latent_distribution: 'normal' -> 'uniform'"]
 
 
+def test_a_saved_config_with_every_added_field_changed_is_another_experiment():
+  """Issue 28: each field added since runs were first saved, at a value other than the one its
+  absence meant, makes a saved config differ from today's default (both ways), so resume refuses
+  it; only an absent field reads as that value."""
+  non_default = {"latent_distribution": "uniform", "diffaugment": "translation",
+                 "diffaugment_strength": 0.5, "ema_warmup": True,
+                 "sample_batch_stats": "standing"}
+  assert set(non_default) == set(config_lib.ADDED_FIELDS)  # a new added field needs a row here
+  default = tiny_config().to_dict()
+  for field, value in non_default.items():
+    assert value != config_lib.ADDED_FIELDS[field]
+    saved = dict(default, **{field: value})
+    expected = [f"{field}: {value!r} -> {config_lib.ADDED_FIELDS[field]!r}"]
+    assert config_lib.config_differences(saved, default) == expected
+    assert config_lib.config_differences(default, saved) == [
+        f"{field}: {config_lib.ADDED_FIELDS[field]!r} -> {value!r}"]
+    absent = {k: v for k, v in default.items() if k != field}
+    assert config_lib.config_differences(absent, saved) == [
+        f"{field}: {config_lib.ADDED_FIELDS[field]!r} -> {value!r}"]
+
+
 # ---------------------------------------------------------------------------------------------
 # PacGAN packing.
 

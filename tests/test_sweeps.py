@@ -614,3 +614,17 @@ def test_status_while_the_sweep_runs(tmp_path):
     driver.send_signal(signal.SIGTERM)
     driver.communicate(timeout=60)
   assert driver.returncode == 130
+
+
+def test_rows_follow_every_override_but_the_seed_wherever_it_stands():
+  """Issue 28: runs whose seed is not their last override, or whose settings differ in a field
+  after the seed, are grouped by every other field: never pooled as seeds of one row."""
+  runs = [dict(setting=sweeps.setting_of(o), values=[{"m": v}]) for o, v in [
+      ({"seed": 0, "loss": "hinge", "pack": 1}, 1.0),
+      ({"seed": 1, "loss": "hinge", "pack": 1}, 3.0),
+      ({"seed": 0, "loss": "hinge", "pack": 2}, 10.0),
+      ({"loss": "minimax", "seed": 0, "pack": 1}, 20.0)]]
+  rows = sweeps.aggregate(runs)
+  assert [(r["name"], r["n"], r["metrics"]["m"][0]) for r in rows] == [
+      ("loss=hinge,pack=1", 2, 2.0), ("loss=hinge,pack=2", 1, 10.0),
+      ("loss=minimax,pack=1", 1, 20.0)]
