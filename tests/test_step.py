@@ -20,6 +20,7 @@ import numpy as np
 import optax
 import pytest
 
+from gan import augment
 from gan import config as config_lib
 from gan import losses
 from gan import models
@@ -33,6 +34,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the generator update draws its D dropout masks as critic step n_critic would.
 SALTS_PER_CRITIC_STEP = 8
 SALT_LATENT, SALT_LABEL, SALT_DROPOUT_REAL, SALT_DROPOUT_FAKE, SALT_MIX = range(5)
+# DiffAugment: the reals of critic step j draw their transforms from salt j * 8 + 5, the fakes
+# from j * 8 + 6; the generator update as critic step n_critic would.
+SALT_AUGMENT_REAL, SALT_AUGMENT_FAKE = 5, 6
 
 
 # ----------------------------------------------------------------------------------------------
@@ -152,6 +156,12 @@ def reference_step(config, gan, state, batch, rng):
       return jax.vmap(lambda xi, key: one(xi, None, key))(x, keys)
     return jax.vmap(one)(x, labels, keys)
 
+  def augmented(x, keys):
+    """DiffAugment of every sample, sample i from keys[i] (identity when off)."""
+    if not gan.diffaugment:
+      return x
+    return augment.diff_augment(x, keys, gan.diffaugment, gan.diffaugment_strength)
+
   d_params, g_params = state.d_params, state.g_params
   metrics = {}
   for j in range(n_critic):
@@ -164,7 +174,8 @@ def reference_step(config, gan, state, batch, rng):
     # Row b * n_critic + j of the batch is real example b of D update j.
     real = images[j::n_critic]
     real_labels = batch["label"][j::n_critic] if num_classes else None
-    fake = generator(g_params, z, fake_labels)
+    real = augmented(real, keys(SALT_AUGMENT_REAL))
+    fake = augmented(generator(g_params, z, fake_labels), keys(SALT_AUGMENT_FAKE))
     real_keys, fake_keys = keys(SALT_DROPOUT_REAL), keys(SALT_DROPOUT_FAKE)
     alpha = jnp.stack([jax.random.uniform(k) for k in keys(SALT_MIX)])
 
@@ -176,12 +187,14 @@ def reference_step(config, gan, state, batch, rng):
                    d_fake=jnp.mean(jax.nn.sigmoid(fake_logits)))
       if config.get("r1_gamma", 0.0):
         grads = input_gradients(params, real, real_labels, real_keys)
-        parts["r1"] = jnp.mean(jnp.sum(grads ** 2, axis=-1))
+        parts["r1"] = jnp.mean(jnp.sum(grads ** 2, axis=tuple(range(1, grads.ndim))))
         loss = loss + config.r1_gamma / 2 * parts["r1"]
       if config.get("gp_weight", 0.0):
-        mixes = alpha[:, None] * real + (1 - alpha[:, None]) * fake
+        a = alpha.reshape((-1,) + (1,) * (real.ndim - 1))
+        mixes = a * real + (1 - a) * fake
         grads = input_gradients(params, mixes, real_labels, real_keys)
-        parts["gp"] = jnp.mean((jnp.sqrt(jnp.sum(grads ** 2, axis=-1)) - 1.0) ** 2)
+        norms = jnp.sqrt(jnp.sum(grads ** 2, axis=tuple(range(1, grads.ndim))))
+        parts["gp"] = jnp.mean((norms - 1.0) ** 2)
         loss = loss + config.gp_weight * parts["gp"]
       return loss, parts
 
@@ -196,11 +209,13 @@ def reference_step(config, gan, state, batch, rng):
   keys = lambda salt: keys_of(rng, step, num_examples, n_critic * SALTS_PER_CRITIC_STEP + salt)
   real_logits = None
   if losses.get(kind).generator_uses_real:
-    real_logits = discriminator(d_params, real, real_labels, keys(SALT_DROPOUT_REAL))
+    last_real = images[n_critic - 1::n_critic]  # the last D update's real batch, as sampled
+    real_logits = discriminator(d_params, augmented(last_real, keys(SALT_AUGMENT_REAL)),
+                                real_labels, keys(SALT_DROPOUT_REAL))
 
   def g_loss(params):
-    fake_logits = discriminator(d_params, generator(params, z, fake_labels), fake_labels,
-                                keys(SALT_DROPOUT_FAKE))
+    fake = augmented(generator(params, z, fake_labels), keys(SALT_AUGMENT_FAKE))
+    fake_logits = discriminator(d_params, fake, fake_labels, keys(SALT_DROPOUT_FAKE))
     return losses.generator_loss(fake_logits, kind, real_logits)
 
   metrics["g_loss"], grads = jax.value_and_grad(g_loss)(g_params)
@@ -260,6 +275,20 @@ SCHEDULES = {
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_every_schedule_computes_the_reference_step(schedule, kind):
   check_against_reference(mlp_config(loss=kind, **VARIANTS["everything"]), SCHEDULES[schedule])
+
+
+@pytest.mark.parametrize("kind", ["non_saturating", "relativistic_average"])
+@pytest.mark.parametrize("variant", ["plain", "everything"])
+def test_sgd_step_with_diffaugment_is_the_reference_step(kind, variant):
+  """Issue 28: with DiffAugment on, D sees reals and fakes each through their own transforms
+  (keys of their own salts), G's update judges augmented fakes with gradients through the
+  transforms; one SGD step equals the reference written above, for a loss whose G half uses
+  real logits too."""
+  if kind not in losses.names():
+    pytest.skip(f"no {kind} loss registered")
+  config = mlp_config(**VARIANTS[variant], data_shape=(6, 6, 1), loss=kind,
+                      diffaugment="translation,cutout")
+  check_against_reference(config)
 
 
 def jitted_mlp_step():
