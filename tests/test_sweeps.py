@@ -632,3 +632,32 @@ def test_rows_follow_every_override_but_the_seed_wherever_it_stands():
   assert [(r["name"], r["n"], r["metrics"]["m"][0]) for r in rows] == [
       ("loss=hinge,pack=1", 2, 2.0), ("loss=hinge,pack=2", 1, 10.0),
       ("loss=minimax,pack=1", 1, 20.0)]
+
+
+@pytest.mark.slow
+def test_a_runs_overrides_reach_its_process_exactly(tmp_path):
+  """Issue 28, item 2: every launched run (the command is the same for every launcher) trains
+  exactly the config the sweep planned: the base flags (a space-separated one included), a model
+  family switched with one of its settings, a tuple, a float and a bool, all compared field by
+  field with the planned config."""
+  root = str(tmp_path / "sweep")
+  args = ["--grid=model=pacgan_mlp", "--grid=model_args.d_dropout=0.25,0.5",
+          "--grid=ema_decay=0.5", "--grid=conditional=false", "--parallel=2",
+          "--config.num_steps", "2", "--config.batch_size=16", "--config.sample_every=0",
+          "--config.d_learning_rate=3e-4"]
+  done = subprocess.run(_sweep_command(root, *args), cwd=ROOT, env=_env(), capture_output=True,
+                        text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  base = toy_ring.get_config()
+  base.num_steps, base.batch_size, base.sample_every, base.d_learning_rate = 2, 16, 0, 3e-4
+  names = sorted(os.listdir(root))
+  runs = [n for n in names if os.path.isdir(os.path.join(root, n)) and not n.startswith(".")]
+  assert len(runs) == 2, names
+  for name in runs:
+    overrides = next(r["overrides"] for r in workdir_lib.read_sweep(root)["runs"]
+                     if r["name"] == name)
+    planned = sweeps.apply_overrides(base, overrides)
+    saved = workdir_lib.saved_config(os.path.join(root, name))
+    assert config_lib.config_differences(saved, planned.to_dict()) == [], name
+    assert saved["num_steps"] == 2 and saved["model"] == "pacgan_mlp"
+    assert saved["model_args"]["d_dropout"] == overrides["model_args.d_dropout"]
