@@ -146,12 +146,17 @@ def resolve_schedule(config: ml_collections.ConfigDict, backend: Optional[str] =
   on_one_cpu = backend == "cpu" and num_devices == 1
   chunk = config.get("d_chunk_size", AUTO_CHUNK)
   check_field("d_chunk_size", chunk)
+  spectral_norm = bool(config.get("model_args", {}).get("spectral_norm", False))
   if chunk == AUTO_CHUNK:
-    chunk = family.cpu_d_chunk_size if on_one_cpu else 0
+    chunk = family.cpu_d_chunk_size if on_one_cpu and not spectral_norm else 0
   _require(not (chunk and family.discriminator.uses_batchnorm),
            f"config.d_chunk_size={chunk} needs a discriminator without BatchNorm: "
            f"{config.model!r}'s normalises over the batch, so pieces of it would compute another "
            "function. Use d_chunk_size=0.")
+  _require(not (chunk and spectral_norm),
+           f"config.d_chunk_size={chunk} cannot go with model_args.spectral_norm: each piece of "
+           "a batch would take one more power iteration, so the chunk size would change the "
+           "numbers. Use d_chunk_size=0.")
   options = config.get("xla_cpu_options", AUTO)
   check_field("xla_cpu_options", options)
   if backend != "cpu":
@@ -388,6 +393,10 @@ def upgrade_saved(saved: Mapping[str, Any]) -> dict:
     moved = {FLAT_MODEL_ARGS[name]: value for name, value in flat.items()}
     saved["model_args"] = {**family.default_args(),
                            **{k: v for k, v in moved.items() if k in family.args}}
+  elif isinstance(saved.get("model_args"), dict) and saved.get("model") in models.names():
+    # A setting the family declared after the run was saved, at the default that keeps the
+    # family's earlier behaviour (the rule for adding one, e.g. spectral_norm=False).
+    saved["model_args"] = {**models.default_args(saved["model"]), **saved["model_args"]}
   return saved
 
 

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 from gan import fields
 from gan.models import registry
 from gan.models.layers import (KERAS_BN, UpsampleConv, conditioned_latent, dcgan_kernel_init,
-                               dcgan_scale_init, example_dropout, keras_kernel_init, projection)
+                               dcgan_scale_init, example_dropout, keras_kernel_init, projection,
+                               spectral)
 
 
 class DCGAN28Generator(nn.Module):
@@ -54,18 +55,21 @@ class DCGAN28Discriminator(nn.Module):
   dropout_rate: float = 0.3
   num_classes: int = 0
   axis_name: Optional[str] = None
+  spectral_norm: bool = False  # every conv and the Dense, spectrally normalised (`spectral`)
   uses_batchnorm = False
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True, dropout_keys=None):
-    conv = lambda f, name: nn.Conv(f, (5, 5), (2, 2), "SAME", kernel_init=keras_kernel_init,
-                                   name=name)
+    conv = lambda f, name: spectral(nn.Conv(f, (5, 5), (2, 2), "SAME",
+                                            kernel_init=keras_kernel_init, name=name),
+                                    self.spectral_norm, train)
     h = nn.leaky_relu(conv(64, "conv_0")(x), 0.2)
     h = example_dropout(h, self.dropout_rate, dropout_keys if train else None, salt=0)
     h = nn.leaky_relu(conv(128, "conv_1")(h), 0.2)
     h = example_dropout(h, self.dropout_rate, dropout_keys if train else None, salt=1)
     h = h.reshape(h.shape[0], -1)
-    logits = nn.Dense(1, kernel_init=keras_kernel_init, name="out")(h)[:, 0]
+    logits = spectral(nn.Dense(1, kernel_init=keras_kernel_init, name="out"),
+                      self.spectral_norm, train)(h)[:, 0]
     return projection(h, logits, labels, self.num_classes)
 
 
@@ -132,6 +136,8 @@ DCGAN28_ARGS = {
         "D's dropout rate (the seed's Keras DCGAN: 0.3)"),
     "phase_decomposed_upsample": fields.Arg(True, fields.switch(),
                                             "G's exact, cheaper upsample+conv form"),
+    "spectral_norm": fields.Arg(False, fields.switch(),
+                                "spectral normalisation of D's layers (Miyato et al. 2018)"),
 }
 DCGAN_ARGS = {
     "width": fields.Arg(64, fields.integer(1, "must be a positive integer (ngf = ndf)."),
@@ -146,7 +152,8 @@ def _build_dcgan28(args, data_shape, num_classes):
                      "mnist-like data or pick dcgan32/dcgan64/mlp.")
   return (DCGAN28Generator(num_classes, args["phase_decomposed_upsample"],
                            channels=int(data_shape[2])),
-          DCGAN28Discriminator(args["d_dropout"], num_classes))
+          DCGAN28Discriminator(args["d_dropout"], num_classes,
+                               spectral_norm=bool(args["spectral_norm"])))
 
 
 def _build_dcgan(size, args, data_shape, num_classes):

@@ -140,3 +140,14 @@ def projection(features, logits, labels, num_classes):
   return logits + jnp.sum(embed * features, axis=-1)
 
 
+def spectral(layer: nn.Module, enabled: bool, train: bool):
+  """``layer`` as a function of its input, spectrally normalised when ``enabled`` (Miyato et al.
+  2018, through Flax's `nn.SpectralNorm`: the kernel divided by its largest singular value, found
+  by one power iteration per training call). The wrapped layer keeps its name and parameters; the
+  power-iteration vector ``u`` and the last ``sigma`` live in ``batch_stats`` under
+  ``<name>_sn``, updated only when ``train`` (evaluation reuses them)."""
+  if not enabled:
+    return layer
+  normalised = nn.SpectralNorm(layer, name=f"{layer.name}_sn")
+  return lambda x: normalised(x, update_stats=train)
+

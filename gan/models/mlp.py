@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from gan import fields
 from gan.models import registry
-from gan.models.layers import conditioned_latent, example_dropout, projection
+from gan.models.layers import conditioned_latent, example_dropout, projection, spectral
 
 
 class MLPGenerator(nn.Module):
@@ -33,20 +33,23 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-  """Fully connected discriminator, LeakyReLU(0.2) hidden layers with optional dropout."""
+  """Fully connected discriminator, LeakyReLU(0.2) hidden layers with optional dropout and
+  optional spectral normalisation of every Dense layer (`spectral`)."""
   hidden: Sequence[int] = (256, 256)
   dropout_rate: float = 0.0
   num_classes: int = 0
   axis_name: Optional[str] = None
+  spectral_norm: bool = False
   uses_batchnorm = False
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True, dropout_keys=None):
+    dense = lambda width, name: spectral(nn.Dense(width, name=name), self.spectral_norm, train)
     h = x.reshape(x.shape[0], -1)
     for i, width in enumerate(self.hidden):
-      h = nn.leaky_relu(nn.Dense(width, name=f"hidden_{i}")(h), 0.2)
+      h = nn.leaky_relu(dense(width, f"hidden_{i}")(h), 0.2)
       h = example_dropout(h, self.dropout_rate, dropout_keys, salt=i)
-    logits = nn.Dense(1, name="out")(h)[:, 0]
+    logits = dense(1, "out")(h)[:, 0]
     return projection(h, logits, labels, self.num_classes)
 
 
@@ -63,13 +66,16 @@ ARGS = {
         "data such as the toys)."), "G's output activation"),
     "d_dropout": fields.Arg(0.0, fields.number(
         lambda v: 0 <= v < 1, "must be in [0, 1) (0 = no dropout)."), "D's dropout rate"),
+    "spectral_norm": fields.Arg(False, fields.switch(),
+                                "spectral normalisation of D's layers (Miyato et al. 2018)"),
 }
 
 
 def _build(args, data_shape, num_classes):
   hidden = tuple(int(w) for w in args["hidden"])
   return (MLPGenerator(tuple(data_shape), hidden, args["output"], num_classes),
-          MLPDiscriminator(hidden, args["d_dropout"], num_classes))
+          MLPDiscriminator(hidden, args["d_dropout"], num_classes,
+                           spectral_norm=bool(args["spectral_norm"])))
 
 
 registry.register(registry.ModelFamily(
