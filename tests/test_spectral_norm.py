@@ -25,32 +25,44 @@ from test_parallel import NUM_DEVICES, one_device_run
 from test_step import assert_trees_close, max_abs_difference
 
 
-@pytest.mark.parametrize("discriminator,shape", [
-    (mlp.MLPDiscriminator((16, 8), spectral_norm=True), (4, 6)),
-    (dcgan.DCGAN28Discriminator(0.0, spectral_norm=True), (2, 28, 28, 1))])
-def test_sigma_is_the_largest_singular_value_of_each_kernel(discriminator, shape):
+@pytest.mark.parametrize("discriminator,shape,layers", [
+    (mlp.MLPDiscriminator((16, 8), spectral_norm=True), (4, 6), 3),
+    (mlp.MLPDiscriminator((16, 8), num_classes=5, spectral_norm=True), (4, 6), 4),
+    (dcgan.DCGAN28Discriminator(0.0, spectral_norm=True), (2, 28, 28, 1), 3),
+    (dcgan.DCGAN28Discriminator(0.0, num_classes=3, spectral_norm=True), (2, 28, 28, 1), 4)])
+def test_sigma_is_the_largest_singular_value_of_each_kernel(discriminator, shape, layers):
+  """Every kernel of D, and the projection's class embedding of a conditional D."""
   x = jax.random.normal(jax.random.key(1), shape)
-  variables = discriminator.init(jax.random.key(0), x, train=True)
+  labels = jnp.arange(shape[0]) % discriminator.num_classes if discriminator.num_classes else None
+  variables = discriminator.init(jax.random.key(0), x, labels, train=True)
   stats = variables["batch_stats"]
 
   @jax.jit
   def iterate(stats):
     return discriminator.apply({"params": variables["params"], "batch_stats": stats}, x,
-                               train=True, mutable=["batch_stats"])[1]["batch_stats"]
+                               labels, train=True, mutable=["batch_stats"])[1]["batch_stats"]
 
   for _ in range(200):  # power iterations, one per training call
     stats = iterate(stats)
   names = sorted(variables["params"])  # every layer of D is normalised
-  assert sorted(stats) == sorted(f"{name}_sn" for name in names) and len(names) == 3
+  assert sorted(stats) == sorted(f"{name}_sn" for name in names) and len(names) == layers
   for name in names:
-    kernel = np.asarray(variables["params"][name]["kernel"], np.float64)
-    largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
-    sigma = float(stats[f"{name}_sn"][f"{name}/kernel/sigma"])
+    weight = "embedding" if name == "label_projection" else "kernel"
+    matrix = np.asarray(variables["params"][name][weight], np.float64)
+    largest = np.linalg.svd(matrix.reshape(-1, matrix.shape[-1]), compute_uv=False)[0]
+    sigma = float(stats[f"{name}_sn"][f"{name}/{weight}/sigma"])
     np.testing.assert_allclose(sigma, largest, rtol=1e-4, err_msg=name)
-  # In evaluation nothing is updated: the same logits from the same stats, no mutable state.
+  # In evaluation nothing is updated (no mutable collection is needed), and D's output is the
+  # plain network on the weights divided by their sigmas.
   frozen = {"params": variables["params"], "batch_stats": stats}
-  np.testing.assert_array_equal(discriminator.apply(frozen, x, train=False),
-                                discriminator.apply(frozen, x, train=False))
+  logits = discriminator.apply(frozen, x, labels, train=False)
+  np.testing.assert_array_equal(logits, discriminator.apply(frozen, x, labels, train=False))
+  plain = discriminator.clone(spectral_norm=False)
+  divided = jax.tree_util.tree_map_with_path(
+      lambda path, w: w / stats[f"{path[0].key}_sn"][f"{path[0].key}/{path[-1].key}/sigma"]
+      if path[-1].key in ("kernel", "embedding") else w, variables["params"])
+  np.testing.assert_allclose(logits, plain.apply({"params": divided}, x, labels, train=False),
+                             rtol=1e-5, atol=1e-6)
 
 
 def test_the_layers_keep_their_names_and_parameters():

@@ -70,7 +70,7 @@ class DCGAN28Discriminator(nn.Module):
     h = h.reshape(h.shape[0], -1)
     logits = spectral(nn.Dense(1, kernel_init=keras_kernel_init, name="out"),
                       self.spectral_norm, train)(h)[:, 0]
-    return projection(h, logits, labels, self.num_classes)
+    return projection(h, logits, labels, self.num_classes, self.spectral_norm, train)
 
 
 class DCGANGenerator(nn.Module):

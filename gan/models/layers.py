@@ -130,13 +130,17 @@ def conditioned_latent(z, labels, num_classes, embed_dim):
   return jnp.concatenate([z, nn.Embed(num_classes, embed_dim, name="label_embed")(labels)], -1)
 
 
-def projection(features, logits, labels, num_classes):
-  """Projection discriminator term <embed(y), phi(x)> (Miyato & Koyama 2018)."""
+def projection(features, logits, labels, num_classes, spectral_norm: bool = False,
+               train: bool = True):
+  """Projection discriminator term <embed(y), phi(x)> (Miyato & Koyama 2018); with
+  ``spectral_norm`` the embedding is spectrally normalised too (`spectral`), as in their SNGAN
+  projection D."""
   if num_classes <= 0:
     return logits
   if labels is None:
     raise ValueError("This discriminator is class conditional (num_classes > 0): pass labels.")
-  embed = nn.Embed(num_classes, features.shape[-1], name="label_projection")(labels)
+  embed = spectral(nn.Embed(num_classes, features.shape[-1], name="label_projection"),
+                   spectral_norm, train)(labels)
   return logits + jnp.sum(embed * features, axis=-1)
 
 

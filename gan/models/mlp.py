@@ -50,7 +50,7 @@ class MLPDiscriminator(nn.Module):
       h = nn.leaky_relu(dense(width, f"hidden_{i}")(h), 0.2)
       h = example_dropout(h, self.dropout_rate, dropout_keys, salt=i)
     logits = dense(1, "out")(h)[:, 0]
-    return projection(h, logits, labels, self.num_classes)
+    return projection(h, logits, labels, self.num_classes, self.spectral_norm, train)
 
 
 
