@@ -21,6 +21,7 @@ from gan import parallel
 from gan import step as step_lib
 from gan.models import dcgan
 from gan.models import mlp
+from gan.models import pacgan
 from test_parallel import NUM_DEVICES, one_device_run
 from test_step import assert_trees_close, max_abs_difference
 
@@ -29,11 +30,13 @@ from test_step import assert_trees_close, max_abs_difference
     (mlp.MLPDiscriminator((16, 8), spectral_norm=True), (4, 6), 3),
     (mlp.MLPDiscriminator((16, 8), num_classes=5, spectral_norm=True), (4, 6), 4),
     (dcgan.DCGAN28Discriminator(0.0, spectral_norm=True), (2, 28, 28, 1), 3),
-    (dcgan.DCGAN28Discriminator(0.0, num_classes=3, spectral_norm=True), (2, 28, 28, 1), 4)])
+    (dcgan.DCGAN28Discriminator(0.0, num_classes=3, spectral_norm=True), (2, 28, 28, 1), 4),
+    (pacgan.PacGANDiscriminator(units=8, num_pieces=3, spectral_norm=True), (4, 4), 4)])
 def test_sigma_is_the_largest_singular_value_of_each_kernel(discriminator, shape, layers):
   """Every kernel of D, and the projection's class embedding of a conditional D."""
   x = jax.random.normal(jax.random.key(1), shape)
-  labels = jnp.arange(shape[0]) % discriminator.num_classes if discriminator.num_classes else None
+  num_classes = getattr(discriminator, "num_classes", 0)
+  labels = jnp.arange(shape[0]) % num_classes if num_classes else None
   variables = discriminator.init(jax.random.key(0), x, labels, train=True)
   stats = variables["batch_stats"]
 

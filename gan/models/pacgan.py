@@ -34,7 +34,7 @@ import jax.numpy as jnp
 
 from gan import fields
 from gan.models import registry
-from gan.models.layers import dcgan_kernel_init, example_dropout
+from gan.models.layers import dcgan_kernel_init, example_dropout, spectral
 
 # Blocks' BatchNormalization: epsilon 1e-4 (bn.py:131); the authors' running statistics move by
 # 0.05 of the batch's each step (pacgan_task.py:149), Flax's momentum 0.95.
@@ -91,18 +91,20 @@ class PacGANDiscriminator(nn.Module):
   num_layers: int = 3
   dropout_rate: float = 0.0
   axis_name: Optional[str] = None
+  spectral_norm: bool = False  # every Dense, spectrally normalised (`spectral`)
   uses_batchnorm = False
 
   @nn.compact
   def __call__(self, x, labels=None, train: bool = True, dropout_keys=None):
     if labels is not None:
       raise ValueError("pacgan_mlp is unconditional: the PacGAN toys have no labels.")
+    dense = lambda width, name: spectral(nn.Dense(width, kernel_init=dcgan_kernel_init,
+                                                  name=name), self.spectral_norm, train)
     h = x.reshape(x.shape[0], -1)
     for i in range(self.num_layers):
-      h = nn.Dense(self.units * self.num_pieces, kernel_init=dcgan_kernel_init,
-                   name=f"maxout_{i}")(h)
+      h = dense(self.units * self.num_pieces, f"maxout_{i}")(h)
       h = example_dropout(maxout(h, self.num_pieces), self.dropout_rate, dropout_keys, salt=i)
-    return nn.Dense(1, kernel_init=dcgan_kernel_init, name="out")(h)[:, 0]
+    return dense(1, "out")(h)[:, 0]
 
 
 ARGS = {
@@ -110,6 +112,8 @@ ARGS = {
     "d_dropout": fields.Arg(0.0, fields.number(
         lambda v: 0 <= v < 1, "must be in [0, 1) (0 = no dropout, as the authors)."),
         "D's dropout rate"),
+    "spectral_norm": fields.Arg(False, fields.switch(),
+                                "spectral normalisation of D's layers (Miyato et al. 2018)"),
 }
 
 
@@ -118,7 +122,8 @@ def _build(args, data_shape, num_classes):
     raise ValueError("pacgan_mlp is unconditional (the PacGAN toys have no labels); set "
                      "conditional=False.")
   return (PacGANGenerator(tuple(data_shape)),
-          PacGANDiscriminator(dropout_rate=args["d_dropout"]))
+          PacGANDiscriminator(dropout_rate=args["d_dropout"],
+                              spectral_norm=bool(args["spectral_norm"])))
 
 
 registry.register(registry.ModelFamily(
