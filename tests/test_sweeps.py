@@ -91,7 +91,8 @@ def test_apply_overrides_checks_fields_and_types():
   assert base.model_args.hidden == (256, 256)  # a copy
   # Another family takes its own settings at their defaults; references are kept.
   other = sweeps.apply_overrides(base, {"model": "dcgan28"})
-  assert dict(other.model_args) == {"d_dropout": 0.3, "phase_decomposed_upsample": True}
+  assert dict(other.model_args) == {"d_dropout": 0.3, "phase_decomposed_upsample": True,
+                                    "spectral_norm": False}
   # The config's references carry over: pacgan_ring's batch follows its packing.
   from experiments.configs import pacgan_ring  # pylint: disable=g-import-not-at-top
   assert sweeps.apply_overrides(pacgan_ring.get_config(), {"pack": 3}).batch_size == 300
