@@ -93,7 +93,10 @@ def _one_error_line(done):
 
 @pytest.mark.slow
 def test_samples_filling_the_disk_stop_training_in_one_line_and_it_resumes(small_filesystem):
-  with small_filesystem("1m") as disk:
+  # 2 MB: filled by samples within ~200 steps, and the samples then freed (about half of it) hold
+  # the resumed steps' writes with room to spare, a fourth checkpoint (written before the oldest
+  # is deleted) included. At 1 MB that margin depended on how far the first run got.
+  with small_filesystem("2m") as disk:
     workdir = str(disk / "run")
     toy = ["--config.model_args.hidden=(16, 16)", "--config.batch_size=16", "--config.sample_every=1",
            "--config.checkpoint_every=2", "--config.log_every=1"]
