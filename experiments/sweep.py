@@ -86,10 +86,12 @@ def sweep_points(module, config_path):
   return list(points)
 
 
-def plan(config_path, base, grid_specs=(), seeds_text=None):
-  """``[(name, overrides, config)]`` for every run, each config checked before any run starts."""
+def plan(config_path, base, grid_specs=(), seeds_text=None, module=None):
+  """``[(name, overrides, config)]`` for every run, each config checked before any run starts.
+  ``module``: the config file, loaded already (`cli.load_config_module`)."""
   from gan import config as config_lib, sweeps  # pylint: disable=g-import-not-at-top
-  points = sweep_points(cli.load_config_module(config_path), config_path)
+  module = module or cli.load_config_module(config_path)
+  points = sweep_points(module, config_path)
   runs = []
   for overrides in sweeps.cross(points, sweeps.parse_grid(grid_specs, base),
                                 sweeps.parse_seeds(seeds_text)):
@@ -106,11 +108,11 @@ def plan(config_path, base, grid_specs=(), seeds_text=None):
   return runs
 
 
-def base_flags(config_path, base):
-  """The ``--config.*`` flags that turn the config file's own config into ``base`` (the config
-  as the command line left it): what every child command carries."""
+def base_flags(module, base):
+  """The ``--config.*`` flags that turn the config file's own config (``module.get_config()``)
+  into ``base`` (the config as the command line left it): what every child command carries."""
   from gan import sweeps  # pylint: disable=g-import-not-at-top
-  return sweeps.config_flags(base, cli.load_config_module(config_path).get_config())
+  return sweeps.config_flags(base, module.get_config())
 
 
 def check_root(root, runs):
@@ -197,8 +199,9 @@ def run_sweep(config_path, base, root, grid_specs=(), seeds_text=None, parallel=
   launchers.LAUNCHERS.get(launcher)  # an unknown name, before anything else
   options = dataclasses.replace(options or launchers.LaunchOptions(), parallel=parallel,
                                 slurm_folder=os.path.join(os.path.abspath(root), ".submitit"))
-  runs = plan(config_path, base, grid_specs, seeds_text)
-  flag_overrides = base_flags(config_path, base)
+  module = cli.load_config_module(config_path)  # once, for its sweep() and its get_config()
+  runs = plan(config_path, base, grid_specs, seeds_text, module)
+  flag_overrides = base_flags(module, base)
   root = os.path.abspath(root)
 
   def command_of(name, overrides):
